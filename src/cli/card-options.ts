@@ -1,0 +1,95 @@
+/**
+ * The card options every command takes (--db, --cert, --password-file,
+ * --pin-tries) and turning them into a card. Passwords come from files only,
+ * never from the command line, where any local user could read them.
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, resolve } from "node:path";
+import type { ParseArgsConfig } from "node:util";
+import { openKeyStore } from "../keystore/open.js";
+import type { KeyStore } from "../keystore/types.js";
+import { createCacCard } from "../cac/cac-card.js";
+import type { VirtualCard } from "../card/card.js";
+import { UsageError } from "./errors.js";
+
+export const DEFAULT_NICKNAMES = ["cert1", "cert2", "cert3"];
+/** Retry counters above 15 cannot be reported in 63Cx. */
+export const MAX_PIN_TRIES = 15;
+
+/** The certs-sample NSS DB shipped with the package. */
+export function sampleDbPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // dist/src/cli → package root, or src/cli when run from sources
+  for (const up of ["../../..", "../.."]) {
+    const candidate = resolve(here, up, "certs-sample", "nssdb");
+    try {
+      readFileSync(resolve(candidate, "cert9.db"), { flag: "r" }).length;
+      return candidate;
+    } catch {
+      /* try the next layout */
+    }
+  }
+  return resolve(here, "../../..", "certs-sample", "nssdb");
+}
+
+export const cardOptionSpec = {
+  db: { type: "string" },
+  cert: { type: "string", multiple: true },
+  "password-file": { type: "string" },
+  "pin-tries": { type: "string" },
+} as const satisfies ParseArgsConfig["options"];
+
+export const CARD_OPTIONS_HELP = `Card options:
+  --db DIR              NSS database directory (also written sql:DIR) or a PEM
+                        directory (<nick>.pem + <nick>.key); default: certs-sample/nssdb
+  --cert NICK           certificate nickname, repeatable, in PKI order (1-10);
+                        default: cert1 cert2 cert3
+  --password-file FILE  the DB / key password (first line); it is also the PIN
+  --pin-tries N         opt-in PIN retry counter (1-15): 63Cx, then 6983 blocked
+                        (default: none, as libcacard)`;
+
+export interface CardOptionValues {
+  db?: string;
+  cert?: string[];
+  "password-file"?: string;
+  "pin-tries"?: string;
+}
+
+/** Reads a password file: the first line, without its line ending. */
+export function readPasswordFile(path: string): Uint8Array {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : "cannot read it";
+    throw new UsageError(`--password-file ${path}: ${why}`);
+  }
+  let end = raw.indexOf(0x0a);
+  if (end < 0) end = raw.length;
+  if (end > 0 && raw[end - 1] === 0x0d) end--;
+  const password = new Uint8Array(raw.subarray(0, end));
+  raw.fill(0);
+  return password;
+}
+
+export function parsePinTries(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PIN_TRIES) {
+    throw new UsageError(`--pin-tries ${value}: expected a whole number from 1 to ${MAX_PIN_TRIES}`);
+  }
+  return n;
+}
+
+export async function keyStoreFromOptions(values: CardOptionValues): Promise<KeyStore> {
+  const nicknames = values.cert && values.cert.length > 0 ? values.cert : DEFAULT_NICKNAMES;
+  const password = values["password-file"] ? readPasswordFile(values["password-file"]) : undefined;
+  return openKeyStore({ db: values.db ?? sampleDbPath(), nicknames, password });
+}
+
+export async function cardFromOptions(values: CardOptionValues): Promise<VirtualCard> {
+  const tries = parsePinTries(values["pin-tries"]);
+  const store = await keyStoreFromOptions(values);
+  return createCacCard(store, tries === undefined ? {} : { pinPolicy: { maxTries: tries } });
+}

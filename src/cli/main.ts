@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+/**
+ * `cacard` entry point: dispatches to one module per command. Errors are one
+ * line on stderr; exit 2 for usage errors, 1 for anything else.
+ */
+import "reflect-metadata"; // @peculiar/x509 v2 needs it before first use
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { Command, CliIo } from "./command.js";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./errors.js";
+
+/** Lazy so that `cacard apdu` does not load the TLS or QEMU code. */
+const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  apdu: () => import("./commands/apdu.js"),
+  info: () => import("./commands/info.js"),
+  demo: () => import("./commands/demo.js"),
+  vpcd: () => import("./commands/vpcd.js"),
+  vscard: () => import("./commands/vscard.js"),
+  "qemu-args": () => import("./commands/qemu-args.js"),
+  "libvirt-xml": () => import("./commands/libvirt-xml.js"),
+};
+
+async function mainHelp(): Promise<string> {
+  const lines = ["Usage: cacard <command> [options]", "", "Commands:"];
+  for (const name of Object.keys(COMMANDS)) {
+    const { command } = await COMMANDS[name]();
+    lines.push(`  ${name.padEnd(12)} ${command.summary}`);
+  }
+  lines.push("", "Run `cacard <command> --help` for a command's options.");
+  return lines.join("\n") + "\n";
+}
+
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, " ").trim();
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.stdout.write(await mainHelp());
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
+    io.stderr.write(`cacard: unknown command '${name}' (see cacard --help)\n`);
+    return EXIT_USAGE;
+  }
+  const { command } = await load();
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.stdout.write(command.help.endsWith("\n") ? command.help : command.help + "\n");
+    return EXIT_OK;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`cacard ${name}: ${oneLine(e.message)}\n`);
+      return EXIT_USAGE;
+    }
+    const err = e as Error & { code?: string };
+    // node:util parseArgs reports unknown or malformed options with these codes.
+    if (typeof err.code === "string" && err.code.startsWith("ERR_PARSE_ARGS")) {
+      io.stderr.write(`cacard ${name}: ${oneLine(err.message)}\n`);
+      return EXIT_USAGE;
+    }
+    io.stderr.write(`cacard ${name}: ${oneLine(err.message ?? String(e))}\n`);
+    if (io.env.CACARD_DEBUG) io.stderr.write(`${err.stack}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+function isEntryPoint(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  // A closed stdout (e.g. `cacard apdu | head`) is not an error worth a stack trace.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(EXIT_OK);
+  });
+  main(process.argv.slice(2), {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    signal: controller.signal,
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`cacard: ${oneLine(String((e as Error)?.message ?? e))}\n`);
+      process.exitCode = EXIT_FAILURE;
+    },
+  );
+}
