@@ -6,6 +6,7 @@
  * transmit() never throws for card-level problems: every CardError becomes a
  * status word at this one boundary.
  */
+import { randomBytes } from "node:crypto";
 import { parseCommandApdu, ClassKind, type CommandApdu } from "../iso7816/apdu.js";
 import { CardError } from "../iso7816/card-error.js";
 import { SW, type StatusWord } from "../iso7816/status.js";
@@ -22,6 +23,8 @@ export const MAX_CHANNELS = 4;
 const GET_RESPONSE_CHUNK = 256;
 /** VERIFY status with the Windows compat bit pretends three tries (libcacard 2.7). */
 const WINDOWS_PRETEND_TRIES = 3;
+/** Largest GET CHALLENGE answer (one short Le). */
+export const MAX_CHALLENGE_LENGTH = 256;
 
 export interface CardOptions {
   readonly applets: readonly Applet[];
@@ -30,6 +33,12 @@ export interface CardOptions {
   readonly serial?: Uint8Array;
   /** Opt-in retry counter; undefined keeps libcacard's "no counter" behaviour. */
   readonly pinPolicy?: PinPolicy;
+  /**
+   * Answer exactly as libcacard 2.8 does, turning off cacard's deliberate
+   * differences (GET CHALLENGE; see docs/compatibility.md). Golden-transcript
+   * replays use it.
+   */
+  readonly libcacardStrict?: boolean;
   /** Called after every exchange (tracing). VERIFY data is already redacted. */
   readonly trace?: (command: Uint8Array, response: Uint8Array) => void;
 }
@@ -70,6 +79,7 @@ export class VirtualCard implements CardServices {
   #compat = 0;
   readonly #pin: PinState;
   readonly #trace?: (command: Uint8Array, response: Uint8Array) => void;
+  readonly #getChallenge: boolean;
 
   constructor(options: CardOptions) {
     this.applets = options.applets;
@@ -79,6 +89,7 @@ export class VirtualCard implements CardServices {
     this.serial = options.serial ?? EMPTY;
     this.#pin = new PinState(options.pinPolicy);
     this.#trace = options.trace;
+    this.#getChallenge = !options.libcacardStrict;
   }
 
   // ---- power -------------------------------------------------------------
@@ -162,6 +173,7 @@ export class VirtualCard implements CardServices {
   #process(apdu: CommandApdu): Uint8Array {
     // libcacard 2.5.3: a pending response not collected is silently dropped.
     if (this.#pending !== null && apdu.ins !== INS.GET_RESPONSE) this.#pending = null;
+    if (apdu.ins === INS.GET_CHALLENGE && this.#getChallenge) return this.#challenge(apdu);
     const applet = this.#current[apdu.channel];
     if (applet) {
       let result;
@@ -203,6 +215,19 @@ export class VirtualCard implements CardServices {
         // MANAGE CHANNEL, GET CHALLENGE, READ BINARY, GET DATA, ... (§2.3)
         return swOnly(SW.COMMAND_NOT_SUPPORTED);
     }
+  }
+
+  /**
+   * GET CHALLENGE (ISO 7816-4 §11.6.3), which libcacard lacks (6D00/6900):
+   * OpenSC's CAC driver advertises a RNG and loops on 00 84 00 00 08, so
+   * without it `pkcs11-tool --test` reports C_GenerateRandom errors.
+   */
+  #challenge(apdu: CommandApdu): Uint8Array {
+    if (apdu.classKind !== ClassKind.Iso) return swOnly(SW.COMMAND_NOT_SUPPORTED);
+    if (apdu.secureMessaging !== 0) return swOnly(SW.SECURE_NOT_SUPPORTED);
+    if (apdu.p1 !== 0 || apdu.p2 !== 0) return swOnly(SW.P1_P2_INCORRECT);
+    if (apdu.data.length !== 0 || !apdu.hasLe || apdu.le > MAX_CHALLENGE_LENGTH) return swOnly(SW.WRONG_LENGTH);
+    return withSw(new Uint8Array(randomBytes(apdu.le)), SW.SUCCESS);
   }
 
   #select(apdu: CommandApdu): Uint8Array {

@@ -9,7 +9,7 @@ import { dirname, resolve } from "node:path";
 import type { ParseArgsConfig } from "node:util";
 import { openKeyStore } from "../keystore/open.js";
 import type { KeyStore } from "../keystore/types.js";
-import { createCacCard } from "../cac/cac-card.js";
+import { createCacCard, type CacCardOptions } from "../cac/cac-card.js";
 import type { VirtualCard } from "../card/card.js";
 import { UsageError } from "./errors.js";
 
@@ -88,8 +88,8 @@ export async function keyStoreFromOptions(values: CardOptionValues): Promise<Key
   return openKeyStore({ db: values.db ?? sampleDbPath(), nicknames, password });
 }
 
-export async function cardFromOptions(values: CardOptionValues): Promise<VirtualCard> {
+export async function cardFromOptions(values: CardOptionValues, extra: CacCardOptions = {}): Promise<VirtualCard> {
   const tries = parsePinTries(values["pin-tries"]);
   const store = await keyStoreFromOptions(values);
-  return createCacCard(store, tries === undefined ? {} : { pinPolicy: { maxTries: tries } });
+  return createCacCard(store, tries === undefined ? extra : { ...extra, pinPolicy: { maxTries: tries } });
 }

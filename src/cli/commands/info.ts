@@ -1,0 +1,40 @@
+/** `cacard info`: what card the options describe (no secrets printed). */
+import { parseArgs } from "node:util";
+import { toHex } from "../../util/bytes.js";
+import type { Command } from "../command.js";
+import { CARD_OPTIONS_HELP, cardFromOptions, cardOptionSpec } from "../card-options.js";
+import { EXIT_OK, UsageError } from "../errors.js";
+
+export const command: Command = {
+  name: "info",
+  summary: "show the card's ATR, serial, key store and certificates",
+  help: `Usage: cacard info [card options]
+
+Prints the ATR, the card serial (SHA-256 of certificate 0, as libcacard), the
+key store and, per PKI slot, the nickname, subject and RSA key size.
+
+${CARD_OPTIONS_HELP}
+`,
+  async run(argv, io) {
+    const { values, positionals } = parseArgs({ args: argv, options: cardOptionSpec, allowPositionals: true });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const card = await cardFromOptions(values);
+    const store = card.keyStore;
+    const login = store.loginRequired
+      ? values["password-file"]
+        ? "PIN required (the DB password; password file verified)"
+        : "PIN required (the DB password)"
+      : "no PIN needed (any PIN is accepted)";
+    const out = [
+      `ATR:       ${toHex(card.atr)}`,
+      `Serial:    ${toHex(card.serial)}`,
+      `Key store: ${store.kind} ${store.location}`,
+      `Login:     ${login}`,
+      ...store.credentials.map(
+        (c, i) => `PKI ${i}:     ${c.nickname}  ${c.subject}  RSA ${c.keyBits > 0 ? c.keyBits : "?"}`,
+      ),
+    ];
+    io.stdout.write(out.join("\n") + "\n");
+    return EXIT_OK;
+  },
+};

@@ -1,0 +1,136 @@
+/**
+ * A small host-side CAC client over any SmartCard: what OpenSC's CAC driver
+ * does at the APDU level (61xx → GET RESPONSE, 6Cxx → resend with the exact
+ * Le, READ BUFFER in chunks, SIGN/DECRYPT chaining). Used by `cacard demo`,
+ * the benchmarks and the tests; it is not part of the card.
+ */
+import type { SmartCard } from "../card/reader.js";
+import { AID } from "../cac/aids.js";
+import { concatBytes } from "../util/bytes.js";
+
+export class CardStatusError extends Error {
+  readonly code = "CARD_STATUS";
+  constructor(
+    readonly sw: number,
+    what: string,
+  ) {
+    super(`${what} failed with SW ${sw.toString(16).toUpperCase().padStart(4, "0")}`);
+    this.name = "CardStatusError";
+  }
+}
+
+export interface Reply {
+  readonly data: Uint8Array;
+  readonly sw: number;
+}
+
+/** OpenSC's chunk sizes (card-cac.c): READ BUFFER and SIGN/DECRYPT at most 240 bytes a command. */
+const CHUNK = 240;
+
+export function apdu(cla: number, ins: number, p1: number, p2: number, data?: Uint8Array, le?: number): Uint8Array {
+  const parts: Uint8Array[] = [Uint8Array.of(cla, ins, p1, p2)];
+  if (data && data.length > 0) parts.push(Uint8Array.of(data.length), data);
+  if (le !== undefined) parts.push(Uint8Array.of(le & 0xff));
+  return concatBytes(...parts);
+}
+
+export class CacClient {
+  /** Count of APDUs sent, for the demo's annotations. */
+  exchanges = 0;
+
+  constructor(readonly card: SmartCard) {}
+
+  /** Sends one APDU and follows 61xx / 6Cxx like a T=0 host does. */
+  transceive(command: Uint8Array): Reply {
+    let response = this.#send(command);
+    let sw = swOf(response);
+    if (sw >> 8 === 0x6c) {
+      const again = command.slice();
+      again[again.length - 1] = sw & 0xff;
+      response = this.#send(again);
+      sw = swOf(response);
+    }
+    const chunks: Uint8Array[] = [response.subarray(0, response.length - 2)];
+    while (sw >> 8 === 0x61) {
+      response = this.#send(Uint8Array.of(0x00, 0xc0, 0x00, 0x00, sw & 0xff));
+      sw = swOf(response);
+      chunks.push(response.subarray(0, response.length - 2));
+    }
+    return { data: concatBytes(...chunks), sw };
+  }
+
+  #send(command: Uint8Array): Uint8Array {
+    this.exchanges++;
+    return this.card.transmit(command);
+  }
+
+  expectOk(command: Uint8Array, what: string): Uint8Array {
+    const reply = this.transceive(command);
+    if (reply.sw !== 0x9000) throw new CardStatusError(reply.sw, what);
+    return reply.data;
+  }
+
+  select(aid: Uint8Array): Uint8Array {
+    return this.expectOk(apdu(0x00, 0xa4, 0x04, 0x00, aid), "SELECT");
+  }
+
+  getProperties(): Uint8Array {
+    return this.expectOk(apdu(0x80, 0x56, 0x01, 0x00, undefined, 0x00), "GET PROPERTIES");
+  }
+
+  /** Reads a whole CAC buffer (type 1 = tags, 2 = values) without its length prefix. */
+  readBuffer(type: 1 | 2): Uint8Array {
+    const head = this.expectOk(apdu(0x80, 0x52, 0x00, 0x00, Uint8Array.of(type, 2), 2), "READ BUFFER");
+    const length = head[0] | (head[1] << 8);
+    const parts: Uint8Array[] = [];
+    for (let offset = 2; offset < length + 2; offset += CHUNK) {
+      const n = Math.min(CHUNK, length + 2 - offset);
+      parts.push(this.expectOk(apdu(0x80, 0x52, offset >> 8, offset & 0xff, Uint8Array.of(type, n), n), "READ BUFFER"));
+    }
+    return concatBytes(...parts);
+  }
+
+  /** VERIFY with the PIN padded with FF to 8 bytes, as OpenSC's CAC emulator sends it. */
+  verify(pin: Uint8Array): number {
+    const padded = new Uint8Array(Math.max(8, pin.length)).fill(0xff);
+    padded.set(pin);
+    return this.transceive(apdu(0x00, 0x20, 0x00, 0x00, padded)).sw;
+  }
+
+  /** Raw RSA on the selected PKI applet, chained in 240-byte pieces like OpenSC. */
+  rsaPrivate(input: Uint8Array): Uint8Array {
+    let offset = 0;
+    while (input.length - offset > CHUNK) {
+      this.expectOk(apdu(0x80, 0x42, 0x80, 0x00, input.subarray(offset, offset + CHUNK)), "SIGN/DECRYPT");
+      offset += CHUNK;
+    }
+    return this.expectOk(apdu(0x80, 0x42, 0x00, 0x00, input.subarray(offset)), "SIGN/DECRYPT");
+  }
+
+  /** Selects PKI applet i and returns its certificate DER (value buffer minus the CertInfo TLV). */
+  readCertificate(index: number): Uint8Array {
+    this.select(AID.pki(index));
+    const tags = this.readBuffer(1);
+    const values = this.readBuffer(2);
+    // Walk the tag buffer to find the certificate's (tag 70) place in the value buffer.
+    let t = 0;
+    let v = 0;
+    while (t < tags.length) {
+      const tag = tags[t];
+      let len = tags[t + 1];
+      t += 2;
+      if (len === 0xff) {
+        len = tags[t] | (tags[t + 1] << 8);
+        t += 2;
+      }
+      if (tag === 0x70) return values.subarray(v, v + len);
+      v += len;
+    }
+    throw new Error(`PKI ${index}: no certificate in the tag buffer`);
+  }
+}
+
+function swOf(response: Uint8Array): number {
+  if (response.length < 2) throw new Error("response shorter than a status word");
+  return (response[response.length - 2] << 8) | response[response.length - 1];
+}
