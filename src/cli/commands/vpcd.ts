@@ -1,13 +1,245 @@
-/** PLACEHOLDER: being written in parallel; replaced by its owner. */
-import type { Command } from "../command.js";
-import { EXIT_FAILURE } from "../errors.js";
+/**
+ * `cacard vpcd`: serve one or more cards to pcscd through vsmartcard's vpcd
+ * driver. Card i connects to HOST:PORT+i; SIGUSR1 removes and SIGUSR2
+ * inserts the cards; `--control stdin` adds line commands.
+ */
+import { createInterface, type Interface } from "node:readline";
+import { parseArgs } from "node:util";
+import type { Command, CliIo } from "../command.js";
+import { EXIT_OK, UsageError } from "../errors.js";
+import { CARD_OPTIONS_HELP, cardOptionSpec, keyStoreFromOptions, parsePinTries } from "../card-options.js";
+import { cardSerial, createCacCard, type CacCardOptions } from "../../cac/cac-card.js";
+import type { VirtualCard } from "../../card/card.js";
+import { toHex } from "../../util/bytes.js";
+import {
+  CONTROL_HELP,
+  ControlSyntaxError,
+  MAX_CARDS,
+  VPCD_DEFAULT_HOST,
+  VPCD_DEFAULT_PORT,
+  VpcdCardSet,
+  cardIdentity,
+  parseControlLine,
+  type VpcdCardSlot,
+} from "../../backends/vpcd/index.js";
+
+const HELP = `Usage: cacard vpcd [card options] [--host HOST] [--port PORT] [--cards N]
+                   [--serial-salt TEXT] [--control stdin] [--verbose] [--trace]
+
+Connects virtual CAC cards to pcscd through vsmartcard's vpcd reader driver
+(Debian package vsmartcard-vpcd). vpcd listens inside pcscd; each card is one
+TCP connection to it. Runs until SIGINT or SIGTERM.
+
+${CARD_OPTIONS_HELP}
+
+vpcd options:
+  --host HOST           where vpcd listens (default ${VPCD_DEFAULT_HOST})
+  --port PORT           vpcd port of the first card (default ${VPCD_DEFAULT_PORT},
+                        reader "Virtual PCD 00 00"; 35964 is "Virtual PCD 00 01")
+  --cards N             serve N cards (1-${MAX_CARDS}) on ports PORT..PORT+N-1, each
+                        with its own key store instance and a distinct serial
+  --serial-salt TEXT    mix TEXT into every card's serial, so that cards from
+                        the same database in different processes differ too
+                        (default: card 0 keeps libcacard's serial)
+  --control stdin       read commands from stdin: remove [i], insert [i],
+                        status, help (no index = every card); replies on stderr
+  --verbose             log every connection attempt and retry to stderr
+  --trace               log every APDU exchange to stderr (VERIFY PINs blanked)
+
+Signals: SIGUSR1 removes every card, SIGUSR2 inserts them again
+(like virt_cacard -r / -i). A removed card closes its connection, which
+pcscd reports as "Card Removed"; inserting reconnects.
+
+Example:
+  cacard vpcd --db certs-sample/nssdb --cards 2
+  pkcs11-tool -L        # Virtual PCD 00 00 and 00 01, token label "CAC II"`;
+
+const options = {
+  ...cardOptionSpec,
+  host: { type: "string" },
+  port: { type: "string" },
+  cards: { type: "string" },
+  "serial-salt": { type: "string" },
+  control: { type: "string" },
+  verbose: { type: "boolean" },
+  trace: { type: "boolean" },
+} as const;
+
+function parseIntOption(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} ${value}: expected a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+export interface VpcdSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly cards: number;
+  readonly salt: string | undefined;
+  readonly controlStdin: boolean;
+  readonly verbose: boolean;
+  readonly trace: boolean;
+}
+
+/** Checks the vpcd-specific options (pure; card options are checked when the cards are built). */
+export function vpcdSettings(values: {
+  host?: string;
+  port?: string;
+  cards?: string;
+  "serial-salt"?: string;
+  control?: string;
+  verbose?: boolean;
+  trace?: boolean;
+}): VpcdSettings {
+  const host = values.host ?? VPCD_DEFAULT_HOST;
+  if (host.trim() === "") throw new UsageError("--host: empty host name");
+  const port = parseIntOption("port", values.port, VPCD_DEFAULT_PORT, 1, 0xffff);
+  const cards = parseIntOption("cards", values.cards, 1, 1, MAX_CARDS);
+  if (port + cards - 1 > 0xffff) throw new UsageError(`--port ${port} --cards ${cards}: ports beyond 65535`);
+  if (values.control !== undefined && values.control !== "stdin") {
+    throw new UsageError(`--control ${values.control}: the only control channel is 'stdin'`);
+  }
+  return {
+    host,
+    port,
+    cards,
+    salt: values["serial-salt"],
+    controlStdin: values.control === "stdin",
+    verbose: values.verbose === true,
+    trace: values.trace === true,
+  };
+}
+
+/** The CAC card options plus the CCC card id that a future CAC layer accepts (ignored until then). */
+type CardBuildOptions = CacCardOptions & { cccCardId?: Uint8Array };
+
+async function buildCards(
+  values: Parameters<typeof keyStoreFromOptions>[0] & { "pin-tries"?: string },
+  settings: VpcdSettings,
+): Promise<VirtualCard[]> {
+  const tries = parsePinTries(values["pin-tries"]);
+  const cards: VirtualCard[] = [];
+  for (let i = 0; i < settings.cards; i++) {
+    const store = await keyStoreFromOptions(values); // one instance per card: no shared login state
+    const identity = cardIdentity(cardSerial(store), i, settings.salt);
+    const cardOptions: CardBuildOptions = {
+      serial: identity.serial,
+      ...(identity.cccCardId ? { cccCardId: identity.cccCardId } : {}),
+      ...(tries !== undefined ? { pinPolicy: { maxTries: tries } } : {}),
+    };
+    cards.push(createCacCard(store, cardOptions));
+  }
+  return cards;
+}
+
+function describeIndices(verb: string, changed: number[], index: number | undefined): string[] {
+  if (changed.length > 0) return changed.map((i) => `card ${i}: ${verb}`);
+  return [index === undefined ? `no card changed (already ${verb})` : `card ${index}: already ${verb}`];
+}
 
 export const command: Command = {
   name: "vpcd",
-  summary: "(not yet available)",
-  help: "Usage: cacard vpcd (not yet available)",
-  async run(_argv, io) {
-    io.stderr.write("cacard vpcd: not yet available\n");
-    return EXIT_FAILURE;
+  summary: "serve the card(s) to pcscd through vsmartcard's vpcd driver",
+  help: HELP,
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const settings = vpcdSettings(values);
+    const say = (line: string) => io.stderr.write(`cacard vpcd: ${line}\n`);
+
+    const cards = await buildCards(values, settings);
+    if (io.signal.aborted) return EXIT_OK;
+
+    const attach = ({ index, client }: VpcdCardSlot) => {
+      const tag = `card ${index}`;
+      let outage = false;
+      client.on("connected", () => {
+        outage = false;
+        say(`${tag}: connected to vpcd at ${client.endpoint}`);
+      });
+      client.on("disconnected", (reason) => {
+        const failedConnect = reason.startsWith("connect failed");
+        if (settings.verbose || !failedConnect) say(`${tag}: disconnected (${reason})`);
+        else if (!outage) say(`${tag}: vpcd at ${client.endpoint} not reachable (${reason}); retrying`);
+        if (failedConnect) outage = true;
+      });
+      if (settings.verbose) {
+        client.on("connecting", (attempt) => say(`${tag}: connecting to ${client.endpoint} (attempt ${attempt})`));
+        client.on("retry", (ms) => say(`${tag}: retry in ${ms} ms`));
+      }
+      if (settings.trace) {
+        client.on("control", (_code, name) => say(`${tag}: ${name}`));
+        client.on("apdu", (command, response) => say(`${tag}: > ${toHex(command)}  < ${toHex(response)}`));
+      }
+    };
+
+    const set = new VpcdCardSet(cards, {
+      host: settings.host,
+      basePort: settings.port,
+      onClient: attach,
+      log: settings.verbose ? (m) => say(m) : undefined,
+    });
+    for (const slot of set.slots) {
+      const card = cards[slot.index];
+      say(
+        `card ${slot.index}: ${card.keyStore.credentials.length} certificate(s), serial ${toHex(card.serial.subarray(0, 8))}…, vpcd ${slot.client.endpoint}`,
+      );
+    }
+
+    const onRemoveSignal = () => describeIndices("removed", set.remove(), undefined).forEach(say);
+    const onInsertSignal = () => describeIndices("inserted", set.insert(), undefined).forEach(say);
+    process.on("SIGUSR1", onRemoveSignal);
+    process.on("SIGUSR2", onInsertSignal);
+
+    let rl: Interface | null = null;
+    if (settings.controlStdin) {
+      rl = createInterface({ input: io.stdin, crlfDelay: Infinity, terminal: false });
+      rl.on("line", (line) => {
+        try {
+          const cmd = parseControlLine(line, set.slots.length);
+          switch (cmd.op) {
+            case "none":
+              return;
+            case "help":
+              say(CONTROL_HELP);
+              return;
+            case "status":
+              set.status().forEach(say);
+              return;
+            case "remove":
+              describeIndices("removed", set.remove(cmd.index), cmd.index).forEach(say);
+              return;
+            case "insert":
+              describeIndices("inserted", set.insert(cmd.index), cmd.index).forEach(say);
+              return;
+          }
+        } catch (e) {
+          if (e instanceof ControlSyntaxError) say(`control: ${e.message}`);
+          else throw e;
+        }
+      });
+      rl.on("close", () => {
+        if (!io.signal.aborted) say("control: end of stdin; signals still work");
+      });
+    }
+
+    set.start();
+    try {
+      await new Promise<void>((resolve) => {
+        if (io.signal.aborted) resolve();
+        else io.signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+    } finally {
+      process.off("SIGUSR1", onRemoveSignal);
+      process.off("SIGUSR2", onInsertSignal);
+      rl?.close();
+      if (settings.controlStdin) io.stdin.pause();
+      await set.stop();
+    }
+    say("stopped");
+    return EXIT_OK;
   },
 };

@@ -1,0 +1,379 @@
+/**
+ * The card side of vpcd: connects to vpcd (which listens inside pcscd) and
+ * answers it for the card in a VirtualReader.
+ *
+ * A TCP connection is a card in vpcd's slot: removing the card closes it,
+ * inserting connects again. Drops and refusals (pcscd restarting) are retried
+ * with exponential backoff while the card is in.
+ */
+import { EventEmitter } from "node:events";
+import { Socket } from "node:net";
+import type { SmartCard, VirtualReader } from "../../card/reader.js";
+import { redactVerify } from "../../card/card.js";
+import {
+  DEFAULT_BACKOFF,
+  FrameDecoder,
+  MAX_FRAME_PAYLOAD,
+  MAX_PENDING_INPUT,
+  MIN_RESPONSE_LENGTH,
+  VPCD_DEFAULT_HOST,
+  VPCD_DEFAULT_PORT,
+  VpcdControl,
+  VpcdProtocolError,
+  backoffDelay,
+  classifyPayload,
+  controlName,
+  encodeFrame,
+  type BackoffPolicy,
+} from "./protocol.js";
+
+/** Gives up on a connect() that neither succeeds nor fails (remote hosts). */
+export const CONNECT_TIMEOUT_MS = 5000;
+/**
+ * Replies queued in the socket beyond this stop further processing until the
+ * kernel takes them (vpcd reads every reply, so this only guards against a
+ * peer that sends without reading).
+ */
+export const MAX_PENDING_OUTPUT = 4 * (2 + MAX_FRAME_PAYLOAD);
+
+export type VpcdClientState = "idle" | "connecting" | "connected" | "waiting" | "stopped";
+
+export interface VpcdClientEvents {
+  /** A connect attempt starts (attempt counts failures since the last good session). */
+  connecting: [attempt: number];
+  /** TCP connected; vpcd may take a poll interval (~0.4 s) to accept it. */
+  connected: [];
+  /** The connection is gone; `error` is set when it ended abnormally. */
+  disconnected: [reason: string, error?: Error];
+  /** A reconnect is scheduled in delayMs. */
+  retry: [delayMs: number, attempt: number];
+  /** A control frame from vpcd (never answered, except GET ATR with the ATR). */
+  control: [code: number, name: string];
+  /** One APDU exchange. VERIFY PIN bytes are already blanked. */
+  apdu: [command: Uint8Array, response: Uint8Array];
+  /** The client stopped for good (abort signal or stop()). */
+  stopped: [];
+}
+
+export interface VpcdClientOptions {
+  readonly reader: VirtualReader;
+  readonly host?: string;
+  readonly port?: number;
+  readonly backoff?: BackoffPolicy;
+  readonly connectTimeoutMs?: number;
+  readonly maxPendingInput?: number;
+  /** Stops the client when aborted. */
+  readonly signal?: AbortSignal;
+  /** Source of jitter, [0, 1). */
+  readonly random?: () => number;
+  /** Free-form diagnostics (connection events, protocol problems); never APDU data. */
+  readonly log?: (message: string) => void;
+}
+
+/** Why a socket was closed by us (the card was pulled, we stopped, or the peer misbehaved). */
+type CloseCause = "removed" | "stopped" | "protocol" | "card-failure" | "connect-timeout";
+
+export class VpcdClient extends EventEmitter<VpcdClientEvents> {
+  readonly reader: VirtualReader;
+  readonly host: string;
+  readonly port: number;
+
+  readonly #backoff: BackoffPolicy;
+  readonly #connectTimeoutMs: number;
+  readonly #maxPendingInput: number;
+  readonly #random: () => number;
+  readonly #log: (message: string) => void;
+  readonly #signal: AbortSignal | undefined;
+
+  #state: VpcdClientState = "idle";
+  #socket: Socket | null = null;
+  #decoder: FrameDecoder | null = null;
+  #closeCause: CloseCause | null = null;
+  #closeError: Error | undefined;
+  #attempt = 0;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #connectTimer: NodeJS.Timeout | null = null;
+  #started = false;
+  #stoppedPromise: Promise<void>;
+  #resolveStopped!: () => void;
+
+  readonly #onInsert = () => this.#handleInsert();
+  readonly #onRemove = () => this.#handleRemove();
+  readonly #onAbort = () => this.stop();
+
+  constructor(options: VpcdClientOptions) {
+    super();
+    this.reader = options.reader;
+    this.host = options.host ?? VPCD_DEFAULT_HOST;
+    this.port = options.port ?? VPCD_DEFAULT_PORT;
+    if (!Number.isInteger(this.port) || this.port < 1 || this.port > 0xffff) {
+      throw new RangeError(`port ${this.port} is not a TCP port`);
+    }
+    this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    this.#maxPendingInput = options.maxPendingInput ?? MAX_PENDING_INPUT;
+    this.#random = options.random ?? Math.random;
+    this.#log = options.log ?? (() => {});
+    this.#signal = options.signal;
+    this.#stoppedPromise = new Promise((resolve) => (this.#resolveStopped = resolve));
+  }
+
+  get state(): VpcdClientState {
+    return this.#state;
+  }
+
+  get endpoint(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  /** Resolves once the client has stopped. */
+  get stopped(): Promise<void> {
+    return this.#stoppedPromise;
+  }
+
+  /** Starts following the reader: connects now if a card is in. */
+  start(): this {
+    if (this.#started) return this;
+    this.#started = true;
+    if (this.#signal?.aborted) {
+      this.stop();
+      return this;
+    }
+    this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
+    this.reader.on("insert", this.#onInsert);
+    this.reader.on("remove", this.#onRemove);
+    if (this.reader.present) this.#connect();
+    return this;
+  }
+
+  /** Closes the connection and stops reconnecting. Idempotent. */
+  stop(): Promise<void> {
+    if (this.#state === "stopped") return this.#stoppedPromise;
+    this.#state = "stopped";
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.reader.off("insert", this.#onInsert);
+    this.reader.off("remove", this.#onRemove);
+    this.#clearTimers();
+    const socket = this.#socket;
+    if (socket && !socket.destroyed) {
+      this.#closeCause = "stopped";
+      socket.once("close", () => this.#finishStop());
+      socket.destroy();
+    } else {
+      this.#finishStop();
+    }
+    return this.#stoppedPromise;
+  }
+
+  #finishStop(): void {
+    this.#socket = null;
+    this.#decoder = null;
+    this.emit("stopped");
+    this.#resolveStopped();
+  }
+
+  // ---- reader events ---------------------------------------------------------
+
+  #handleInsert(): void {
+    if (this.#state === "stopped") return;
+    this.#attempt = 0;
+    if (this.#socket === null) {
+      this.#clearTimers();
+      this.#connect();
+    }
+  }
+
+  #handleRemove(): void {
+    if (this.#state === "stopped") return;
+    this.#clearTimers();
+    if (this.#socket) this.#drop("removed");
+    else this.#state = "idle";
+  }
+
+  // ---- connection --------------------------------------------------------------
+
+  #connect(): void {
+    if (this.#state === "stopped" || this.#socket !== null || !this.reader.present) return;
+    this.#state = "connecting";
+    this.#closeCause = null;
+    this.emit("connecting", this.#attempt);
+    const socket = new Socket();
+    const decoder = new FrameDecoder(this.#maxPendingInput);
+    this.#socket = socket;
+    this.#decoder = decoder;
+
+    this.#connectTimer = setTimeout(() => {
+      this.#connectTimer = null;
+      if (this.#socket === socket && this.#state === "connecting") this.#drop("connect-timeout");
+    }, this.#connectTimeoutMs);
+
+    socket.setNoDelay(true);
+    socket.on("connect", () => {
+      if (this.#connectTimer) clearTimeout(this.#connectTimer);
+      this.#connectTimer = null;
+      if (this.#socket !== socket) return;
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, 10_000);
+      this.#state = "connected";
+      this.#log(`connected to vpcd at ${this.endpoint}`);
+      this.emit("connected");
+    });
+    socket.on("data", (chunk: Buffer) => this.#onData(socket, decoder, chunk));
+    socket.on("drain", () => {
+      if (this.#socket === socket) {
+        socket.resume();
+        this.#pump(socket, decoder);
+      }
+    });
+    // Errors are reported through "close" (hadError) below; the listener keeps them from being thrown.
+    let lastError: Error | undefined;
+    socket.on("error", (e) => {
+      lastError = e;
+    });
+    socket.on("close", () => this.#onClose(socket, lastError));
+    socket.connect({ host: this.host, port: this.port });
+  }
+
+  /** Closes the current connection on our side; the "close" handler does the rest. */
+  #drop(cause: CloseCause, error?: Error): void {
+    const socket = this.#socket;
+    if (!socket) return;
+    if (this.#closeCause === null) {
+      this.#closeCause = cause;
+      this.#closeError = error;
+    }
+    if (error) this.#log(`vpcd ${this.endpoint}: closing the connection: ${error.message}`);
+    socket.destroy();
+  }
+
+  #onClose(socket: Socket, socketError: Error | undefined): void {
+    if (this.#socket !== socket) return;
+    if (this.#connectTimer) clearTimeout(this.#connectTimer);
+    this.#connectTimer = null;
+    const cause = this.#closeCause;
+    const wasConnected = this.#state === "connected";
+    const error = this.#closeError ?? socketError;
+    this.#closeError = undefined;
+    this.#socket = null;
+    this.#decoder = null;
+    this.#closeCause = null;
+    if (this.#state === "stopped") return; // stop() finishes the bookkeeping
+
+    const reason =
+      cause === "removed"
+        ? "card removed"
+        : cause === "protocol"
+          ? "protocol error"
+          : cause === "card-failure"
+            ? "card failure"
+            : cause === "connect-timeout"
+              ? "connect timed out"
+              : wasConnected
+                ? "closed by vpcd"
+                : `connect failed${socketError ? ` (${(socketError as NodeJS.ErrnoException).code ?? socketError.message})` : ""}`;
+    this.emit("disconnected", reason, error);
+    if (wasConnected || cause) this.#log(`vpcd ${this.endpoint}: ${reason}`);
+
+    if (!this.reader.present) {
+      this.#state = "idle";
+      return;
+    }
+    this.#scheduleRetry();
+  }
+
+  #scheduleRetry(): void {
+    const attempt = this.#attempt++;
+    const delay = backoffDelay(attempt, this.#backoff, this.#random);
+    this.#state = "waiting";
+    this.emit("retry", delay, attempt);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      this.#connect();
+    }, delay);
+  }
+
+  #clearTimers(): void {
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    if (this.#connectTimer) clearTimeout(this.#connectTimer);
+    this.#retryTimer = null;
+    this.#connectTimer = null;
+  }
+
+  // ---- frames ------------------------------------------------------------------
+
+  #onData(socket: Socket, decoder: FrameDecoder, chunk: Buffer): void {
+    if (this.#socket !== socket || this.#closeCause !== null) return;
+    try {
+      decoder.push(chunk);
+    } catch (e) {
+      this.#drop("protocol", e as Error);
+      return;
+    }
+    this.#pump(socket, decoder);
+  }
+
+  /** Handles every complete frame, unless the peer is not reading our replies. */
+  #pump(socket: Socket, decoder: FrameDecoder): void {
+    while (this.#socket === socket && this.#closeCause === null) {
+      if (socket.writableLength > MAX_PENDING_OUTPUT) {
+        socket.pause(); // resumed on "drain"
+        return;
+      }
+      let payload: Uint8Array | null;
+      try {
+        payload = decoder.next();
+      } catch (e) {
+        this.#drop("protocol", e as Error);
+        return;
+      }
+      if (payload === null) return;
+      // vpcd talks to us: the session is good, so the next drop retries quickly.
+      this.#attempt = 0;
+      let reply: Uint8Array | null;
+      try {
+        reply = this.#answer(payload);
+      } catch (e) {
+        this.#drop(e instanceof VpcdProtocolError ? "protocol" : "card-failure", e as Error);
+        return;
+      }
+      if (reply !== null) socket.write(encodeFrame(reply));
+    }
+  }
+
+  /** The reply payload for one frame, or null for control codes that get none. */
+  #answer(payload: Uint8Array): Uint8Array | null {
+    const card: SmartCard | null = this.reader.card;
+    if (card === null) throw new Error("no card in the reader");
+    const message = classifyPayload(payload);
+    if (message.kind === "control") {
+      const name = controlName(message.code);
+      this.emit("control", message.code, name);
+      switch (message.code) {
+        case VpcdControl.GET_ATR: {
+          const atr = card.atr;
+          if (atr.length === 0 || atr.length > MAX_FRAME_PAYLOAD) throw new Error("the card has no usable ATR");
+          return atr;
+        }
+        case VpcdControl.POWER_OFF:
+          card.powerOff();
+          return null;
+        case VpcdControl.POWER_ON:
+          card.powerOn();
+          return null;
+        case VpcdControl.RESET:
+          card.reset();
+          return null;
+        default:
+          // vpcd never sends other codes; answering would desynchronise it.
+          this.#log(`ignoring vpcd control code ${name}`);
+          return null;
+      }
+    }
+    const response = card.transmit(message.apdu);
+    if (response.length < MIN_RESPONSE_LENGTH || response.length > MAX_FRAME_PAYLOAD) {
+      throw new Error(`card returned a ${response.length}-byte response`);
+    }
+    if (this.listenerCount("apdu") > 0) this.emit("apdu", redactVerify(message.apdu), response);
+    return response;
+  }
+}
