@@ -1,0 +1,243 @@
+/**
+ * The NSS key store: certificates from cert9.db by nickname, their private
+ * keys from key4.db by CKA_ID, decrypted with the DB password — without NSS.
+ *
+ * Everything is read at open time and both SQLite files are closed again;
+ * later calls never touch the disk. Lookup follows libcacard/NSS (reference
+ * nss-db-and-qemu.md §A.1.2): the certificate is the nssPublic object of
+ * class CKO_CERTIFICATE whose CKA_LABEL is the nickname, and its key is the
+ * nssPrivate CKO_PRIVATE_KEY object with the same CKA_ID.
+ */
+import type { SqlJsStatic } from "sql.js";
+import { parseCertificate, type ParsedCertificate } from "../credential.js";
+import { RsaKeyRing, sameUnsigned } from "../rsa-ring.js";
+import { copySecret, secretsEqual } from "../secret.js";
+import { selectCredentials } from "../selection.js";
+import {
+  KeyStoreError,
+  type Credential,
+  type KeyRing,
+  type KeyStore,
+  type OpenKeyStoreOptions,
+} from "../types.js";
+import {
+  CKA,
+  CKO_CERTIFICATE,
+  CKO_PRIVATE_KEY,
+  PRIVATE_TABLE,
+  PUBLIC_TABLE,
+  readMetaData,
+  readObjects,
+  type MetaDataItem,
+  type NssObject,
+} from "./attributes.js";
+import { readNssDbFiles, type NssDbFiles } from "./db-files.js";
+import { NssPbeFormatError } from "./pbe.js";
+import { checkPassword, readPasswordEntry, type PasswordEntry } from "./password.js";
+import { decryptRsaKey, isRsaKeyObject, RSA_KEY_ATTRIBUTES } from "./private-key.js";
+import { SqliteReadError, SqliteSnapshot } from "./sqlite.js";
+
+/**
+ * `certutil -K` shows keys as "NSS Certificate DB:cert1"; that prefix is the
+ * internal token's name, not part of the label (§A.1.2). libcacard accepts
+ * "token:nickname", so a nickname with this prefix also finds the label.
+ */
+const INTERNAL_TOKEN_PREFIX = "NSS Certificate DB:";
+
+const EMPTY_PASSWORD = new Uint8Array(0);
+
+/** What key4.db says about login and how to decrypt one credential's key. */
+interface KeySource {
+  readonly passwordEntry: PasswordEntry | undefined;
+  readonly meta: ReadonlyMap<string, MetaDataItem>;
+  /** Per credential: its key4.db object, or null when it has none. */
+  readonly keys: readonly (NssObject | null)[];
+}
+
+/**
+ * Opens the NSS DB of `options` with an already loaded sql.js engine.
+ * Synchronous; `openKeyStore` (open.ts) is the usual async entry point.
+ */
+export function openNssKeyStoreWith(engine: SqlJsStatic, options: OpenKeyStoreOptions): KeyStore {
+  return buildNssKeyStore(engine, readNssDbFiles(options.db), options);
+}
+
+/** Builds the store from DB file contents already read (see readNssDbFiles). */
+export function buildNssKeyStore(engine: SqlJsStatic, files: NssDbFiles, options: OpenKeyStoreOptions): KeyStore {
+  const where = `NSS database ${files.dir}`;
+
+  const certObjects = withSnapshot(engine, files.certDb, files.certDbPath, (db) => {
+    requireTable(db, PUBLIC_TABLE, files.certDbPath);
+    return readObjects(db, PUBLIC_TABLE, CKO_CERTIFICATE, [CKA.LABEL, CKA.VALUE, CKA.ID]);
+  });
+  const { keyObjects, meta } = withSnapshot(engine, files.keyDb, files.keyDbPath, (db) => {
+    requireTable(db, PRIVATE_TABLE, files.keyDbPath);
+    return { keyObjects: readObjects(db, PRIVATE_TABLE, CKO_PRIVATE_KEY, RSA_KEY_ATTRIBUTES), meta: readMetaData(db) };
+  });
+
+  const selected = selectCredentials(options, where, (nickname) => findCertificate(certObjects, keyObjects, nickname));
+  const parsed: ParsedCertificate[] = selected.map(({ nickname, found }) => {
+    const der = found.attributes.get(CKA.VALUE);
+    const source = `certificate ${JSON.stringify(nickname)} in ${where}`;
+    if (der === undefined || der.length === 0) throw new KeyStoreError("KEYSTORE_CORRUPT", `${source} has no DER value`);
+    return parseCertificate(nickname, der, source);
+  });
+  const keys = selected.map(({ found }, i) => findKey(keyObjects, found, parsed[i].rsaModulus));
+
+  let passwordEntry: PasswordEntry | undefined;
+  try {
+    passwordEntry = readPasswordEntry(meta);
+  } catch (err) {
+    throw pbeError(err, files.keyDbPath);
+  }
+  if (passwordEntry === undefined && keys.some((k) => k !== null)) {
+    throw new KeyStoreError("KEYSTORE_CORRUPT", `${files.keyDbPath} holds private keys but no password entry`);
+  }
+  return new NssKeyStore(
+    files.dir,
+    parsed.map((p) => p.credential),
+    { passwordEntry, meta, keys },
+    options.password,
+    files.keyDbPath,
+  );
+}
+
+class NssKeyStore implements KeyStore {
+  readonly kind = "nss";
+  readonly loginRequired: boolean;
+  /** Decrypted keys, built once (at open, or at the first good PIN) and reused. */
+  #ring: RsaKeyRing | undefined;
+  /** The password given at open time, which VERIFY must then match exactly. */
+  readonly #password: Uint8Array | undefined;
+
+  constructor(
+    readonly location: string,
+    readonly credentials: readonly Credential[],
+    private readonly source: KeySource,
+    password: Uint8Array | undefined,
+    private readonly keyDbPath: string,
+  ) {
+    const entry = source.passwordEntry;
+    if (entry === undefined) {
+      // No password entry: no key can exist (checked by the caller).
+      this.loginRequired = false;
+      this.#ring = new RsaKeyRing(source.keys.map(() => null));
+      return;
+    }
+    const emptyKey = checkPassword(entry, EMPTY_PASSWORD);
+    this.loginRequired = emptyKey === null;
+    if (emptyKey !== null) {
+      // A DB without a password: NSS needs no login and any PIN is accepted.
+      // A password given by the caller is then irrelevant and ignored.
+      this.#ring = this.#decryptAll(emptyKey);
+      return;
+    }
+    if (password !== undefined) {
+      const passKey = checkPassword(entry, password);
+      if (passKey === null) throw new KeyStoreError("KEYSTORE_BAD_PASSWORD", `wrong password for ${this.location}`);
+      this.#ring = this.#decryptAll(passKey);
+      this.#password = copySecret(password);
+    }
+  }
+
+  openKeys(pin?: Uint8Array): KeyRing | null {
+    if (!this.loginRequired) return this.#ring ?? null;
+    if (pin === undefined) return null;
+    if (this.#password !== undefined) return secretsEqual(pin, this.#password) ? (this.#ring ?? null) : null;
+    // No password given up front: the PIN is tried as the DB password.
+    const entry = this.source.passwordEntry;
+    if (entry === undefined) return null;
+    const passKey = checkPassword(entry, pin);
+    if (passKey === null) return null;
+    this.#ring ??= this.#decryptAll(passKey);
+    passKey.fill(0);
+    return this.#ring;
+  }
+
+  #decryptAll(passKey: Uint8Array): RsaKeyRing {
+    try {
+      const keys = this.source.keys.map((key, i) => {
+        if (key === null || !isRsaKeyObject(key)) return null;
+        const what = `private key of ${JSON.stringify(this.credentials[i].nickname)} in ${this.keyDbPath}`;
+        return decryptRsaKey(key, passKey, this.source.meta, what);
+      });
+      return new RsaKeyRing(keys);
+    } finally {
+      passKey.fill(0);
+    }
+  }
+}
+
+/**
+ * The certificate object labelled `nickname`. Several certificates may share
+ * a nickname (a renewed certificate keeps its name); prefer one whose private
+ * key is present, then the most recently added (NSS's ids only grow).
+ */
+function findCertificate(certs: readonly NssObject[], keys: readonly NssObject[], nickname: string): NssObject | undefined {
+  let candidates = certsLabelled(certs, nickname);
+  if (candidates.length === 0 && nickname.startsWith(INTERNAL_TOKEN_PREFIX)) {
+    candidates = certsLabelled(certs, nickname.slice(INTERNAL_TOKEN_PREFIX.length));
+  }
+  if (candidates.length <= 1) return candidates[0];
+  const withKey = candidates.filter((c) => keys.some((k) => sameId(k, c)));
+  const pool = withKey.length > 0 ? withKey : candidates;
+  return pool.reduce((best, c) => (c.id > best.id ? c : best));
+}
+
+function certsLabelled(certs: readonly NssObject[], nickname: string): NssObject[] {
+  const label = new TextEncoder().encode(nickname);
+  return certs.filter((c) => {
+    const l = c.attributes.get(CKA.LABEL);
+    return l !== undefined && l.length === label.length && l.every((b, i) => b === label[i]);
+  });
+}
+
+/**
+ * The private key of `cert`: same CKA_ID (§A.1.2). Keys without a usable
+ * CKA_ID are matched by modulus instead, which is what CKA_ID is derived from.
+ */
+function findKey(keys: readonly NssObject[], cert: NssObject, certModulus: Uint8Array | null): NssObject | null {
+  const byId = keys.find((k) => sameId(k, cert));
+  if (byId !== undefined) return byId;
+  if (certModulus === null) return null;
+  return (
+    keys.find((k) => {
+      const n = k.attributes.get(CKA.MODULUS);
+      return n !== undefined && n.length > 0 && sameUnsigned(n, certModulus);
+    }) ?? null
+  );
+}
+
+function sameId(a: NssObject, b: NssObject): boolean {
+  const x = a.attributes.get(CKA.ID);
+  const y = b.attributes.get(CKA.ID);
+  return x !== undefined && y !== undefined && x.length > 0 && x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/** Opens `bytes`, runs `read`, always closes; SQLite problems become KEYSTORE_CORRUPT naming `path`. */
+function withSnapshot<T>(engine: SqlJsStatic, bytes: Uint8Array, path: string, read: (db: SqliteSnapshot) => T): T {
+  let db: SqliteSnapshot | undefined;
+  try {
+    db = SqliteSnapshot.open(engine, bytes);
+    return read(db);
+  } catch (err) {
+    if (err instanceof SqliteReadError) throw new KeyStoreError("KEYSTORE_CORRUPT", `${path}: ${err.message}`);
+    throw err;
+  } finally {
+    db?.close();
+  }
+}
+
+function requireTable(db: SqliteSnapshot, table: string, path: string): void {
+  if (!db.tableNames().includes(table)) {
+    throw new KeyStoreError("KEYSTORE_CORRUPT", `${path} is not an NSS database (no ${table} table)`);
+  }
+}
+
+function pbeError(err: unknown, path: string): unknown {
+  if (err instanceof NssPbeFormatError) {
+    const code = err.reason === "unsupported" ? "KEYSTORE_UNSUPPORTED" : "KEYSTORE_CORRUPT";
+    return new KeyStoreError(code, `${path}: password entry: ${err.message}`);
+  }
+  return err;
+}

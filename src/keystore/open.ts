@@ -1,0 +1,68 @@
+/**
+ * openKeyStore: one entry point for every kind of key store, chosen by what
+ * the directory holds.
+ *
+ * It is async for one reason only: the NSS reader uses sql.js, whose
+ * WebAssembly engine loads asynchronously. Everything is read and checked
+ * before the promise resolves, and the KeyStore it returns is fully
+ * synchronous (openKeys, rsaPrivate, …), as the card's transmit path needs.
+ */
+import { readdirSync, statSync } from "node:fs";
+import { extname, resolve } from "node:path";
+import { isLegacyNssDirectory, isNssDirectory, nssDirectory, readNssDbFiles } from "./nss/db-files.js";
+import { buildNssKeyStore } from "./nss/nss-store.js";
+import { loadSqlEngine } from "./nss/sqlite.js";
+import { CERT_EXTENSIONS } from "./pem-files.js";
+import { openPemKeyStore } from "./pem.js";
+import { KeyStoreError, type KeyStore, type OpenKeyStoreOptions } from "./types.js";
+
+/** The NSS prefix that forces the NSS reader. */
+const SQL_PREFIX = "sql:";
+
+/**
+ * Opens `options.db`: a directory with cert9.db (or a "sql:" path) is an NSS
+ * database; a directory with *.pem or *.crt files is a PEM store. Rejects
+ * with KeyStoreError (see types.ts for the codes).
+ */
+export async function openKeyStore(options: OpenKeyStoreOptions): Promise<KeyStore> {
+  const kind = detectKind(options.db);
+  if (kind === "pem") return openPemKeyStore(options);
+  return openNssKeyStore(options);
+}
+
+/** Opens an NSS sql: database directory (cert9.db + key4.db). */
+export async function openNssKeyStore(options: OpenKeyStoreOptions): Promise<KeyStore> {
+  // Read (and fail on a missing or legacy DB) before paying for the engine.
+  const files = readNssDbFiles(options.db);
+  const engine = await loadSqlEngine();
+  return buildNssKeyStore(engine, files, options);
+}
+
+function detectKind(db: string): "nss" | "pem" {
+  // nssDirectory rejects dbm:/extern:/rdb: prefixes with KEYSTORE_UNSUPPORTED.
+  const dir = nssDirectory(db);
+  if (db.startsWith(SQL_PREFIX)) return "nss";
+  if (!isDirectory(dir)) throw new KeyStoreError("KEYSTORE_NOT_FOUND", `key store directory ${resolve(dir)} does not exist`);
+  if (isNssDirectory(dir) || isLegacyNssDirectory(dir)) return "nss";
+  if (hasCertificateFiles(dir)) return "pem";
+  throw new KeyStoreError(
+    "KEYSTORE_NOT_FOUND",
+    `${dir} is neither an NSS database (no cert9.db) nor a PEM directory (no *.pem or *.crt files)`,
+  );
+}
+
+function hasCertificateFiles(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((name) => (CERT_EXTENSIONS as readonly string[]).includes(extname(name).toLowerCase()));
+  } catch {
+    return false;
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
