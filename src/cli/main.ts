@@ -60,7 +60,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     const err = e as Error & { code?: string };
     // node:util parseArgs reports unknown or malformed options with these codes.
     if (typeof err.code === "string" && err.code.startsWith("ERR_PARSE_ARGS")) {
-      io.stderr.write(`cacard ${name}: ${oneLine(err.message)}\n`);
+      const unknown = /Unknown option '([^']+)'/.exec(err.message);
+      const text = unknown ? `unknown option '${unknown[1]}' (see cacard ${name} --help)` : oneLine(err.message);
+      io.stderr.write(`cacard ${name}: ${text}\n`);
       return EXIT_USAGE;
     }
     io.stderr.write(`cacard ${name}: ${oneLine(err.message ?? String(e))}\n`);

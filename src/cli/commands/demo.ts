@@ -3,7 +3,7 @@
  * OpenSC's CAC driver does: select the CCC, read the certificates, VERIFY,
  * sign, and check the signature against the certificate.
  */
-import { createHash, createPublicKey, constants, publicDecrypt } from "node:crypto";
+import { createHash, constants, publicDecrypt, X509Certificate } from "node:crypto";
 import { parseArgs } from "node:util";
 import * as x509 from "@peculiar/x509";
 import { AID } from "../../cac/aids.js";
@@ -74,7 +74,7 @@ ${CARD_OPTIONS_HELP}
 
     const message = Buffer.from("cacard demo: data to sign\n");
     const digest = createHash("sha256").update(message).digest();
-    const publicKey = createPublicKey({ key: Buffer.from(certs[0].rawData), format: "der", type: "spki" } as never);
+    const publicKey = new X509Certificate(Buffer.from(certs[0].rawData)).publicKey;
     const modulusBytes = Math.ceil((publicKey.asymmetricKeyDetails?.modulusLength ?? 2048) / 8);
     client.select(AID.pki(0));
     const before = client.exchanges;
