@@ -34,11 +34,13 @@ const CertTag = { CERT_INFO: 0x71, CERTIFICATE: 0x70, MSCUID: 0x72, ERROR_DETECT
 const SIGN_MORE = 0x80;
 const SIGN_LAST = 0x00;
 /**
- * Cap on the chained input. The total must equal the modulus length to be
- * usable at all; 4096-bit keys need 512 bytes. Anything past this is garbage
- * a client (or a hostile guest) keeps sending, so stop buffering it.
+ * Cap on the chained SIGN/DECRYPT input. Only a total equal to the modulus
+ * length (512 bytes for RSA-4096) is usable; libcacard buffers without limit,
+ * so a guest could grow host memory by chaining forever. Past the cap the
+ * chain is dropped with 6984, which libcacard would answer at the final block
+ * anyway. Real clients never come near it.
  */
-export const MAX_SIGN_BUFFER = 1024;
+export const MAX_SIGN_BUFFER = 65536;
 
 export interface PkiCredential {
   readonly certificate: Uint8Array;

@@ -258,10 +258,7 @@ export class VirtualCard implements CardServices {
     if (apdu.p1 !== 0 || apdu.p2 !== 0) return SW.WRONG_PARAMETERS;
     if (apdu.data.length === 0) return this.#verifyStatus();
     if (this.#pin.blocked) return SW.AUTH_METHOD_BLOCKED;
-    // CAC expanded PINs are padded with FF; NSS compares the bare password.
-    let end = apdu.data.length;
-    while (end > 0 && apdu.data[end - 1] === 0xff) end--;
-    const pin = apdu.data.slice(0, end);
+    const pin = pinFromVerifyData(apdu.data);
     this.#ring = null; // libcacard logs out before every attempt
     const ring = this.keyStore.openKeys(pin);
     pin.fill(0);
@@ -296,6 +293,18 @@ function fciStub(aid: Uint8Array): Uint8Array {
   out[4 + aid.length] = 0xa5;
   out[5 + aid.length] = 0x00;
   return out;
+}
+
+/**
+ * The PIN as libcacard hands it to NSS: trailing FF padding ("CAC expanded
+ * PINs") stripped, then read as a C string, so it ends at the first 00 byte
+ * (measured: "12345678" 00 39 39 logs in with password 12345678).
+ */
+export function pinFromVerifyData(data: Uint8Array): Uint8Array {
+  let end = data.length;
+  while (end > 0 && data[end - 1] === 0xff) end--;
+  const nul = data.subarray(0, end).indexOf(0x00);
+  return data.slice(0, nul >= 0 ? nul : end);
 }
 
 /** Copies a command for tracing, blanking VERIFY's PIN bytes. */
