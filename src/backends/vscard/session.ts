@@ -1,0 +1,475 @@
+/**
+ * One VSCard conversation with a host (QEMU ccid-card-passthru), from the
+ * card side. Transport-free: bytes come in through receive(), go out through
+ * the send callback, one whole frame per call. The connection loop around it
+ * (reconnects, TLS, listening) is in client.ts.
+ *
+ * Sequence (vscclient's, adjusted to what QEMU 7.2 was observed to do):
+ *   1. send Init at once (QEMU's own realize-time Init is usually lost);
+ *   2. wait for the host's Init; 0, 1 or 2 may arrive: the first one (or a
+ *      timeout, if none comes) starts step 3, later ones are ignored;
+ *   3. ReaderRemove(0) to clear what a previous client left attached
+ *      (QEMU keeps reader and card state across reconnects; it answers SUCCESS
+ *      even when nothing was attached);
+ *   4. ReaderAdd per reader, one at a time; the Error(SUCCESS) answer's
+ *      reader_id becomes the reader's id; then ATR if a card is in;
+ *   5. answer each host APDU with an APDU, or an Error when the reader has
+ *      no card; answer Flush with FlushComplete;
+ *   6. follow the readers' insert/remove events with ATR / CardRemove.
+ *
+ * QEMU answers ReaderAdd, ReaderRemove, ATR and CardRemove with exactly one
+ * VSC_Error each, in order, so replies are matched to a FIFO of requests.
+ */
+import type { SmartCard, VirtualReader } from "../../card/reader.js";
+import { MAX_ATR_LENGTH } from "../../card/atr.js";
+import { redactVerify } from "../../card/card.js";
+import {
+  ErrorCode,
+  MAX_PAYLOAD_LENGTH,
+  MINIMAL_READER_ID,
+  MsgType,
+  UNDEFINED_READER_ID,
+  VscFramer,
+  VscProtocolError,
+  checkInit,
+  describeMessage,
+  encodeMessage,
+  initMessage,
+  type VscMessage,
+} from "./codec.js";
+
+/** How long to wait for the host's Init before going on without it. */
+export const DEFAULT_INIT_TIMEOUT_MS = 2_000;
+/** How long the host may take to answer ReaderAdd/ATR/CardRemove/ReaderRemove. */
+export const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
+/**
+ * The error code we put in a VSC_Error answering an APDU we cannot serve
+ * (no card, unknown reader, card failure). vscclient sends VReaderStatus
+ * NO_CARD = 1; we send 1 too, big-endian like every other field. QEMU reads
+ * this word without byte-swapping (it logs "VSC_Error: 1000000"), but only
+ * logs it: any Error fails the guest's pending command the same way.
+ */
+export const APDU_FAILURE_CODE = ErrorCode.GeneralError;
+
+/** Everything the session reports. Also the source of the CLI's stderr lines. */
+export type VscardEvent =
+  | { type: "listening"; address: string }
+  | { type: "connecting"; address: string }
+  | { type: "connect-failed"; address: string; reason: string }
+  | { type: "connected"; address: string; tls: string | null }
+  | { type: "host-init"; version: number; capabilities: number[] }
+  | { type: "host-init-ignored"; count: number }
+  | { type: "no-host-init"; waitedMs: number }
+  | { type: "reader-attached"; reader: string; id: number }
+  | { type: "reader-refused"; reader: string; code: number; why: string }
+  | { type: "reader-detached"; reader: string; id: number }
+  | { type: "card-inserted"; reader: string; id: number; atr: Uint8Array }
+  | { type: "atr-rejected"; reader: string; id: number; code: number }
+  | { type: "card-removed"; reader: string; id: number }
+  | { type: "apdu"; id: number; command: Uint8Array; response: Uint8Array | null }
+  | { type: "message"; direction: "rx" | "tx"; text: string }
+  | { type: "warning"; message: string }
+  | { type: "protocol-error"; message: string }
+  | { type: "disconnected"; address: string; reason: string }
+  | { type: "retry"; delayMs: number; attempt: number }
+  | { type: "rejected-connection"; address: string; reason: string }
+  | { type: "stopped" };
+
+export interface SessionOptions {
+  readonly readers: readonly VirtualReader[];
+  /** Writes one whole frame; must be a single write on the socket. */
+  readonly send: (frame: Uint8Array) => void;
+  readonly onEvent?: (event: VscardEvent) => void;
+  /** Called once when the session cannot go on (protocol error, host silent). */
+  readonly onFatal?: (error: Error) => void;
+  readonly initTimeoutMs?: number;
+  readonly replyTimeoutMs?: number;
+  /** Send ReaderRemove(0) before adding readers (vscclient does). Default true. */
+  readonly cleanup?: boolean;
+}
+
+type ReaderPhase = "waiting" | "adding" | "attached" | "refused" | "detaching" | "gone";
+
+interface ReaderState {
+  readonly reader: VirtualReader;
+  phase: ReaderPhase;
+  id: number | null;
+  /** An ATR was sent and not yet followed by CardRemove. */
+  cardSent: boolean;
+  /** removeReader() was called while the add was in flight. */
+  removeWhenAdded: boolean;
+  /** The ATR last sent (reported with card-inserted). */
+  atr: Uint8Array | null;
+  onInsert: (card: SmartCard) => void;
+  onRemove: () => void;
+}
+
+type Pending =
+  | { kind: "cleanup" }
+  | { kind: "add"; state: ReaderState }
+  | { kind: "atr"; state: ReaderState; id: number }
+  | { kind: "card-remove"; state: ReaderState; id: number }
+  | { kind: "reader-remove"; state: ReaderState; id: number };
+
+export class VscardSession {
+  readonly #opts: SessionOptions;
+  readonly #framer = new VscFramer();
+  readonly #states: ReaderState[] = [];
+  readonly #pending: Pending[] = [];
+  #hostInits = 0;
+  #setupStarted = false;
+  #adding: ReaderState | null = null;
+  #initTimer: NodeJS.Timeout | null = null;
+  #replyTimer: NodeJS.Timeout | null = null;
+  #closed = false;
+  #started = false;
+
+  constructor(options: SessionOptions) {
+    this.#opts = options;
+    for (const reader of options.readers) this.#track(reader);
+  }
+
+  /** True once the host's Init arrived (or we went on without it). */
+  get handshakeDone(): boolean {
+    return this.#setupStarted;
+  }
+
+  get hostInitCount(): number {
+    return this.#hostInits;
+  }
+
+  /** Reader id assigned by the host, or null while not attached. */
+  readerId(reader: VirtualReader): number | null {
+    const s = this.#states.find((x) => x.reader === reader);
+    return s && s.phase === "attached" ? s.id : null;
+  }
+
+  /** Sends our Init. Call once the transport is up. */
+  start(): void {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
+    this.#send(initMessage(MINIMAL_READER_ID));
+    const wait = this.#opts.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS;
+    this.#initTimer = setTimeout(() => {
+      this.#initTimer = null;
+      if (this.#closed || this.#setupStarted) return;
+      this.#emit({ type: "no-host-init", waitedMs: wait });
+      this.#beginSetup();
+    }, wait);
+  }
+
+  /** Feeds bytes from the transport. Never throws; fatal problems go to onFatal. */
+  receive(chunk: Uint8Array): void {
+    if (this.#closed) return;
+    let messages: VscMessage[];
+    try {
+      messages = this.#framer.push(chunk);
+    } catch (e) {
+      this.#fatal(e as Error);
+      return;
+    }
+    for (const msg of messages) {
+      if (this.#closed) return;
+      try {
+        this.#handle(msg);
+      } catch (e) {
+        this.#fatal(e as Error);
+        return;
+      }
+    }
+  }
+
+  /** Adds a reader at run time (ReaderAdd once the handshake is done). */
+  addReader(reader: VirtualReader): void {
+    if (this.#states.some((s) => s.reader === reader && s.phase !== "gone")) return;
+    this.#track(reader);
+    if (this.#setupStarted) this.#nextAdd();
+  }
+
+  /** Detaches a reader: CardRemove if a card was announced, then ReaderRemove. */
+  removeReader(reader: VirtualReader): void {
+    const state = this.#states.find((s) => s.reader === reader && s.phase !== "gone");
+    if (!state) return;
+    switch (state.phase) {
+      case "adding":
+        state.removeWhenAdded = true;
+        return;
+      case "attached":
+        this.#detach(state);
+        return;
+      default:
+        this.#untrack(state);
+    }
+  }
+
+  /**
+   * Polite goodbye (vscclient's "exit"): CardRemove and ReaderRemove for every
+   * attached reader, so that the guest does not wait on a card nobody serves.
+   */
+  detachAll(): void {
+    if (this.#closed) return;
+    for (const s of this.#states) if (s.phase === "attached") this.#detach(s);
+  }
+
+  /** Stops timers and listeners. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#initTimer) clearTimeout(this.#initTimer);
+    if (this.#replyTimer) clearTimeout(this.#replyTimer);
+    this.#initTimer = this.#replyTimer = null;
+    for (const s of this.#states) {
+      s.reader.off("insert", s.onInsert);
+      s.reader.off("remove", s.onRemove);
+    }
+  }
+
+  // ---- internals -----------------------------------------------------------
+
+  #track(reader: VirtualReader): ReaderState {
+    const state: ReaderState = {
+      reader,
+      phase: "waiting",
+      id: null,
+      cardSent: false,
+      removeWhenAdded: false,
+      atr: null,
+      onInsert: () => this.#cardInserted(state),
+      onRemove: () => this.#cardRemoved(state),
+    };
+    reader.on("insert", state.onInsert);
+    reader.on("remove", state.onRemove);
+    this.#states.push(state);
+    return state;
+  }
+
+  #untrack(state: ReaderState): void {
+    state.phase = "gone";
+    state.reader.off("insert", state.onInsert);
+    state.reader.off("remove", state.onRemove);
+  }
+
+  #emit(event: VscardEvent): void {
+    this.#opts.onEvent?.(event);
+  }
+
+  #send(msg: VscMessage): void {
+    if (this.#closed) return;
+    this.#emit({ type: "message", direction: "tx", text: describeMessage(msg) });
+    this.#opts.send(encodeMessage(msg));
+  }
+
+  #expect(p: Pending): void {
+    this.#pending.push(p);
+    this.#armReplyTimer();
+  }
+
+  #armReplyTimer(): void {
+    if (this.#replyTimer) clearTimeout(this.#replyTimer);
+    this.#replyTimer = null;
+    if (this.#pending.length === 0 || this.#closed) return;
+    const ms = this.#opts.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
+    const what = this.#pending[0].kind;
+    this.#replyTimer = setTimeout(() => {
+      this.#replyTimer = null;
+      this.#fatal(new Error(`host did not answer ${what} within ${ms} ms`));
+    }, ms);
+  }
+
+  #fatal(error: Error): void {
+    if (this.#closed) return;
+    if (error instanceof VscProtocolError) this.#emit({ type: "protocol-error", message: error.message });
+    this.close();
+    this.#opts.onFatal?.(error);
+  }
+
+  #handle(msg: VscMessage): void {
+    this.#emit({ type: "message", direction: "rx", text: describeMessage(msg) });
+    switch (msg.type) {
+      case MsgType.Init:
+        this.#hostInit(msg);
+        return;
+      case MsgType.Error:
+        this.#hostError(msg.readerId, msg.code);
+        return;
+      case MsgType.APDU:
+        this.#apdu(msg.readerId, msg.apdu);
+        return;
+      case MsgType.Flush:
+        this.#send({ type: MsgType.FlushComplete, readerId: msg.readerId });
+        return;
+      default: {
+        const name = msg.type === "unknown" ? `type ${msg.rawType}` : describeMessage(msg);
+        this.#emit({ type: "warning", message: `ignoring unexpected message from host: ${name}` });
+      }
+    }
+  }
+
+  #hostInit(msg: Extract<VscMessage, { type: typeof MsgType.Init }>): void {
+    checkInit(msg);
+    this.#hostInits++;
+    if (this.#hostInits === 1 && !this.#setupStarted) {
+      this.#emit({ type: "host-init", version: msg.version, capabilities: msg.capabilities });
+      if (this.#initTimer) clearTimeout(this.#initTimer);
+      this.#initTimer = null;
+      this.#beginSetup();
+      return;
+    }
+    // QEMU's realize-time Init and its reply to ours can both arrive; only
+    // the first one starts the setup (vscclient would start it twice).
+    this.#emit({ type: "host-init-ignored", count: this.#hostInits });
+  }
+
+  #beginSetup(): void {
+    if (this.#setupStarted) return;
+    this.#setupStarted = true;
+    if (this.#opts.cleanup ?? true) {
+      this.#send({ type: MsgType.ReaderRemove, readerId: MINIMAL_READER_ID });
+      this.#expect({ kind: "cleanup" });
+    }
+    this.#nextAdd();
+  }
+
+  #nextAdd(): void {
+    if (this.#adding !== null || this.#closed) return;
+    const next = this.#states.find((s) => s.phase === "waiting");
+    if (!next) return;
+    next.phase = "adding";
+    this.#adding = next;
+    // The name is optional; QEMU ignores it, vscclient sends none.
+    this.#send({ type: MsgType.ReaderAdd, readerId: UNDEFINED_READER_ID, name: next.reader.name });
+    this.#expect({ kind: "add", state: next });
+  }
+
+  #hostError(readerId: number, code: number): void {
+    const p = this.#pending.shift();
+    this.#armReplyTimer();
+    if (!p) {
+      // QEMU never sends an Error that is not a reply; another host might.
+      this.#emit({ type: "warning", message: `unsolicited Error from host (reader ${readerId}, code ${code})` });
+      return;
+    }
+    switch (p.kind) {
+      case "cleanup":
+        if (code !== ErrorCode.Success) {
+          this.#emit({ type: "warning", message: `host answered the ReaderRemove cleanup with code ${code}` });
+        }
+        return;
+      case "add":
+        this.#added(p.state, readerId, code);
+        return;
+      case "atr":
+        if (p.state.phase !== "attached" || p.state.id !== p.id) return;
+        if (code === ErrorCode.Success) {
+          this.#emit({ type: "card-inserted", reader: p.state.reader.name, id: p.id, atr: p.state.atr ?? new Uint8Array(0) });
+        } else {
+          p.state.cardSent = false;
+          this.#emit({ type: "atr-rejected", reader: p.state.reader.name, id: p.id, code });
+        }
+        return;
+      case "card-remove":
+        this.#emit({ type: "card-removed", reader: p.state.reader.name, id: p.id });
+        return;
+      case "reader-remove":
+        this.#emit({ type: "reader-detached", reader: p.state.reader.name, id: p.id });
+        return;
+    }
+  }
+
+  #added(state: ReaderState, readerId: number, code: number): void {
+    this.#adding = null;
+    const name = state.reader.name;
+    if (code !== ErrorCode.Success) {
+      state.phase = "refused";
+      const why = code === ErrorCode.CannotAddMoreReaders ? "host cannot add more readers" : `host answered code ${code}`;
+      this.#emit({ type: "reader-refused", reader: name, code, why });
+    } else if (readerId === UNDEFINED_READER_ID) {
+      state.phase = "refused";
+      this.#emit({ type: "reader-refused", reader: name, code, why: "host gave no reader id" });
+    } else if (this.#states.some((s) => s !== state && s.phase === "attached" && s.id === readerId)) {
+      // QEMU's usb-ccid has one slot and answers every ReaderAdd with id 0.
+      state.phase = "refused";
+      this.#emit({
+        type: "reader-refused",
+        reader: name,
+        code,
+        why: `host reused reader id ${readerId} (it supports fewer readers)`,
+      });
+    } else {
+      state.phase = "attached";
+      state.id = readerId;
+      this.#emit({ type: "reader-attached", reader: name, id: readerId });
+      if (state.removeWhenAdded) this.#detach(state);
+      else if (state.reader.present) this.#sendAtr(state);
+    }
+    this.#nextAdd();
+  }
+
+  #sendAtr(state: ReaderState): void {
+    const card = state.reader.card;
+    if (card === null || state.id === null) return;
+    // libcacard powers the card on when it is inserted (vreader_power_on):
+    // selections and login are reset, and the guest sees a fresh card.
+    const atr = card.powerOn();
+    if (atr.length < 2 || atr.length > MAX_ATR_LENGTH) {
+      this.#emit({
+        type: "warning",
+        message: `not announcing the card in ${state.reader.name}: its ATR is ${atr.length} bytes (QEMU takes 2-${MAX_ATR_LENGTH})`,
+      });
+      return;
+    }
+    state.cardSent = true;
+    state.atr = atr;
+    this.#send({ type: MsgType.ATR, readerId: state.id, atr });
+    this.#expect({ kind: "atr", state, id: state.id });
+  }
+
+  #cardInserted(state: ReaderState): void {
+    if (this.#closed || state.phase !== "attached" || state.cardSent) return;
+    this.#sendAtr(state);
+  }
+
+  #cardRemoved(state: ReaderState): void {
+    if (this.#closed || state.phase !== "attached" || !state.cardSent || state.id === null) return;
+    state.cardSent = false;
+    this.#send({ type: MsgType.CardRemove, readerId: state.id });
+    this.#expect({ kind: "card-remove", state, id: state.id });
+  }
+
+  #detach(state: ReaderState): void {
+    if (state.id === null) return;
+    const id = state.id;
+    if (state.cardSent) {
+      state.cardSent = false;
+      this.#send({ type: MsgType.CardRemove, readerId: id });
+      this.#expect({ kind: "card-remove", state, id });
+    }
+    state.phase = "detaching";
+    this.#send({ type: MsgType.ReaderRemove, readerId: id });
+    this.#expect({ kind: "reader-remove", state, id });
+    this.#untrack(state);
+  }
+
+  #apdu(readerId: number, command: Uint8Array): void {
+    const state = this.#states.find((s) => s.phase === "attached" && s.id === readerId);
+    const card = state?.reader.card ?? null;
+    let response: Uint8Array | null = null;
+    if (card !== null && state?.cardSent) {
+      try {
+        response = card.transmit(command);
+      } catch (e) {
+        this.#emit({ type: "warning", message: `card failed on an APDU: ${(e as Error).message}` });
+      }
+      if (response !== null && response.length > MAX_PAYLOAD_LENGTH) {
+        this.#emit({ type: "warning", message: `response of ${response.length} bytes does not fit a VSCard frame` });
+        response = null;
+      }
+    }
+    this.#emit({ type: "apdu", id: readerId, command: redactVerify(command), response });
+    if (response === null) {
+      this.#send({ type: MsgType.Error, readerId, code: APDU_FAILURE_CODE });
+    } else {
+      this.#send({ type: MsgType.APDU, readerId, apdu: response });
+    }
+  }
+}
