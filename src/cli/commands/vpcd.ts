@@ -54,6 +54,8 @@ Example:
   cacard vpcd --db certs-sample/nssdb --cards 2
   pkcs11-tool -L        # Virtual PCD 00 00 and 00 01, token label "CAC II"`;
 
+const KEEP_ALIVE_MS = 1 << 30;
+
 const options = {
   ...cardOptionSpec,
   host: { type: "string" },
@@ -227,12 +229,16 @@ export const command: Command = {
     }
 
     set.start();
+    // Signal handlers do not keep Node alive; with every card removed and stdin closed
+    // nothing else would, and the process must wait for SIGUSR2 or SIGTERM.
+    const keepAlive = setInterval(() => {}, KEEP_ALIVE_MS);
     try {
       await new Promise<void>((resolve) => {
         if (io.signal.aborted) resolve();
         else io.signal.addEventListener("abort", () => resolve(), { once: true });
       });
     } finally {
+      clearInterval(keepAlive);
       process.off("SIGUSR1", onRemoveSignal);
       process.off("SIGUSR2", onInsertSignal);
       rl?.close();
