@@ -1,13 +1,324 @@
-/** PLACEHOLDER: being written in parallel; replaced by its owner. */
-import type { Command } from "../command.js";
-import { EXIT_FAILURE } from "../errors.js";
+/**
+ * `cacard vscard`: serve the card to QEMU's ccid-card-passthru over the
+ * VSCard protocol (TCP, unix socket or TLS; we connect or we listen), with
+ * one machine-readable status line per event on stderr.
+ */
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { VirtualReader, type SmartCard } from "../../card/reader.js";
+import { createCacCard } from "../../cac/cac-card.js";
+import { openKeyStore } from "../../keystore/open.js";
+import { AddressError, DEFAULT_HOST, isLoopback, parseHostPort } from "../../backends/vscard/address.js";
+import { VscardClient, VscardListener, type Endpoint } from "../../backends/vscard/client.js";
+import { formatEvent } from "../../backends/vscard/events.js";
+import { loadTlsDir, TlsConfigError, type TlsCredentials } from "../../backends/vscard/tls.js";
+import { SecretError, SecretStore } from "../../secrets/secret.js";
+import type { CliIo, Command } from "../command.js";
+import {
+  CARD_OPTIONS_HELP,
+  DEFAULT_NICKNAMES,
+  cardFromOptions,
+  cardOptionSpec,
+  parsePinTries,
+  sampleDbPath,
+  type CardOptionValues,
+} from "../card-options.js";
+import { EXIT_FAILURE, EXIT_OK, UsageError } from "../errors.js";
+
+export const DEFAULT_READER_NAME = "cacard";
+const PREFIX = "cacard vscard: ";
+
+export const vscardOptionSpec = {
+  connect: { type: "string" },
+  unix: { type: "string" },
+  listen: { type: "string" },
+  "allow-remote": { type: "boolean" },
+  "tls-dir": { type: "string" },
+  "tls-verify-peer": { type: "string" },
+  "tls-key-secret": { type: "string" },
+  object: { type: "string", multiple: true },
+  "password-secret": { type: "string" },
+  "reader-name": { type: "string" },
+  "no-card": { type: "boolean" },
+  "stdin-commands": { type: "boolean" },
+  "retry-initial-ms": { type: "string" },
+  "retry-max-ms": { type: "string" },
+  debug: { type: "boolean" },
+} as const;
+
+const HELP = `Usage: cacard vscard (--connect [HOST:]PORT | --unix PATH | --listen [HOST:]PORT)
+                     [transport, TLS, secret options] [card options]
+
+Serves the card to QEMU's ccid-card-passthru device (VSCard protocol), like
+libcacard's vscclient. Runs until SIGINT/SIGTERM; reconnects when QEMU goes.
+
+Transport (exactly one):
+  --connect [HOST:]PORT  connect to QEMU's chardev socket (QEMU: server=on);
+                         HOST defaults to ${DEFAULT_HOST}
+  --unix PATH            connect to QEMU's unix-socket chardev (server=on)
+  --listen [HOST:]PORT   listen; QEMU connects (QEMU: server=off). One host
+                         at a time. Port 0 picks a free port (see the
+                         "listening on" line)
+  --allow-remote         allow --listen on an address other than loopback
+
+TLS (TCP only; QEMU's tls-creds-x509 directory layout):
+  --tls-dir DIR          ca-cert.pem (required), ca-crl.pem (optional),
+                         client-cert.pem + client-key.pem (--connect),
+                         server-cert.pem + server-key.pem (--listen)
+  --tls-verify-peer yes|no  check the peer certificate against ca-cert.pem,
+                         and the host name with --connect (default yes)
+  --tls-key-secret ID    passphrase of an encrypted key file, from a secret
+
+Secrets (QEMU's -object secret syntax, repeatable):
+  --object secret,id=ID,file=FILE|data=TEXT[,format=raw|base64][,keyid=ID2,iv=B64]
+  --password-secret ID   the DB / key password from a secret (instead of
+                         --password-file); it is also the PIN
+
+Behaviour:
+  --reader-name NAME     reader name sent in ReaderAdd (default ${DEFAULT_READER_NAME})
+  --no-card              start with an empty reader
+  --stdin-commands       read commands from stdin: insert, remove, quit
+  --retry-initial-ms MS  first reconnect delay (default 250)
+  --retry-max-ms MS      reconnect delay cap (default 10000)
+  --debug                also print every message and APDU (PINs masked)
+
+Status lines on stderr (one per event, "cacard vscard: " + one of):
+  listening on ADDR | connecting to ADDR | connected ADDR tls=off|"..."
+  host init version=2 caps=0 | reader 0 attached name="..."
+  card inserted reader=0 atr=HEX   <- the card is usable by the guest
+  card removed reader=0 | disconnected ADDR reason="..."
+  retrying in MS ms attempt=N | connect failed ADDR reason="..." | stopped
+  warning: ... | protocol error: ... | rejected connection ADDR reason="..."
+
+${CARD_OPTIONS_HELP}
+`;
+
+function yesNo(value: string | undefined, option: string): boolean {
+  if (value === undefined) return true;
+  const v = value.toLowerCase();
+  if (["yes", "on", "true", "1"].includes(v)) return true;
+  if (["no", "off", "false", "0"].includes(v)) return false;
+  throw new UsageError(`--${option} ${value}: expected yes or no`);
+}
+
+function positiveMs(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 3_600_000) throw new UsageError(`--${option} ${value}: expected milliseconds (1-3600000)`);
+  return n;
+}
+
+export interface VscardPlan {
+  readonly mode: "connect" | "listen";
+  readonly endpoint: Endpoint;
+  readonly tlsDir?: string;
+  readonly verifyPeer: boolean;
+  readonly tlsKeySecret?: string;
+  readonly objects: readonly string[];
+  readonly passwordSecret?: string;
+}
+
+type Values = { [K in keyof typeof vscardOptionSpec]?: unknown } & CardOptionValues;
+
+/**
+ * The transport part of the options, checked (shared with qemu-args and
+ * libvirt-xml so that all three accept the same words).
+ */
+export function planFromValues(values: Values): VscardPlan {
+  const connect = values.connect as string | undefined;
+  const unix = values.unix as string | undefined;
+  const listen = values.listen as string | undefined;
+  const given = [connect, unix, listen].filter((v) => v !== undefined).length;
+  if (given !== 1) throw new UsageError("give exactly one of --connect [HOST:]PORT, --unix PATH or --listen [HOST:]PORT");
+  const tlsDir = values["tls-dir"] as string | undefined;
+  const verifyPeer = yesNo(values["tls-verify-peer"] as string | undefined, "tls-verify-peer");
+  if (tlsDir === undefined) {
+    if (values["tls-verify-peer"] !== undefined) throw new UsageError("--tls-verify-peer needs --tls-dir");
+    if (values["tls-key-secret"] !== undefined) throw new UsageError("--tls-key-secret needs --tls-dir");
+  }
+  let endpoint: Endpoint;
+  let mode: "connect" | "listen" = "connect";
+  try {
+    if (unix !== undefined) {
+      if (unix === "") throw new UsageError("--unix needs a socket path");
+      // QEMU refuses this too: "'tls_creds' option is incompatible with 'unix' address type".
+      if (tlsDir !== undefined) throw new UsageError("--tls-dir cannot be used with --unix: TLS is only available over TCP");
+      endpoint = { kind: "unix", path: unix };
+    } else if (connect !== undefined) {
+      endpoint = { kind: "tcp", ...parseHostPort(connect, "--connect") };
+    } else {
+      mode = "listen";
+      endpoint = { kind: "tcp", ...parseHostPort(listen as string, "--listen", true) };
+      if (!isLoopback(endpoint.host) && !values["allow-remote"]) {
+        throw new UsageError(
+          `--listen ${listen}: ${endpoint.host} is not a loopback address; add --allow-remote to accept connections from other machines`,
+        );
+      }
+    }
+  } catch (e) {
+    if (e instanceof AddressError) throw new UsageError(e.message);
+    throw e;
+  }
+  const passwordSecret = values["password-secret"] as string | undefined;
+  if (passwordSecret !== undefined && values["password-file"] !== undefined) {
+    throw new UsageError("--password-secret and --password-file are mutually exclusive");
+  }
+  return {
+    mode,
+    endpoint,
+    verifyPeer,
+    objects: (values.object as string[] | undefined) ?? [],
+    ...(tlsDir !== undefined ? { tlsDir } : {}),
+    ...(values["tls-key-secret"] !== undefined ? { tlsKeySecret: values["tls-key-secret"] as string } : {}),
+    ...(passwordSecret !== undefined ? { passwordSecret } : {}),
+  };
+}
+
+/** Loads --object secrets; syntax problems are usage errors, unreadable files plain errors. */
+export function loadSecrets(objects: readonly string[], warn: (line: string) => void): SecretStore {
+  try {
+    const store = SecretStore.fromObjects(objects);
+    for (const w of store.warnings) warn(`warning: ${w.message}`);
+    return store;
+  } catch (e) {
+    if (e instanceof SecretError && e.code !== "SECRET_SOURCE") throw new UsageError(e.message);
+    if (e instanceof SecretError && /one of file= or data=|not both/.test(e.message)) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+function secretOrUsage(store: SecretStore, id: string, option: string, utf8: true): string;
+function secretOrUsage(store: SecretStore, id: string, option: string, utf8: false): Uint8Array;
+function secretOrUsage(store: SecretStore, id: string, option: string, utf8: boolean): string | Uint8Array {
+  if (!store.has(id)) throw new UsageError(`--${option} ${id}: no secret with that id (define it with --object secret,id=${id},...)`);
+  try {
+    return utf8 ? store.lookupUtf8(id) : store.lookup(id);
+  } catch (e) {
+    if (e instanceof SecretError) throw new UsageError(`--${option} ${id}: ${e.message}`);
+    throw e;
+  }
+}
+
+async function buildCard(values: CardOptionValues, password: Uint8Array | undefined): Promise<SmartCard> {
+  if (password === undefined) return cardFromOptions(values);
+  // cardFromOptions only reads --password-file; with --password-secret we open the store ourselves.
+  const tries = parsePinTries(values["pin-tries"]);
+  const nicknames = values.cert && values.cert.length > 0 ? values.cert : DEFAULT_NICKNAMES;
+  try {
+    const store = await openKeyStore({ db: values.db ?? sampleDbPath(), nicknames, password });
+    return createCacCard(store, tries === undefined ? {} : { pinPolicy: { maxTries: tries } });
+  } finally {
+    password.fill(0);
+  }
+}
+
+function watchStdin(io: CliIo, reader: VirtualReader, stop: () => void, say: (line: string) => void): () => void {
+  const rl = createInterface({ input: io.stdin, crlfDelay: Infinity });
+  rl.on("line", (raw) => {
+    const cmd = raw.trim().toLowerCase();
+    if (cmd === "") return;
+    if (cmd === "insert") {
+      if (!reader.insert()) say("warning: insert: a card is already in (or there is none to insert)");
+    } else if (cmd === "remove") {
+      if (!reader.remove()) say("warning: remove: the reader is already empty");
+    } else if (cmd === "quit" || cmd === "exit") {
+      stop();
+    } else {
+      say(`warning: unknown command '${cmd}' (insert, remove, quit)`);
+    }
+  });
+  return () => {
+    rl.close();
+    io.stdin.pause();
+  };
+}
 
 export const command: Command = {
   name: "vscard",
-  summary: "(not yet available)",
-  help: "Usage: cacard vscard (not yet available)",
-  async run(_argv, io) {
-    io.stderr.write("cacard vscard: not yet available\n");
-    return EXIT_FAILURE;
+  summary: "serve the card to QEMU's ccid-card-passthru (VSCard, TCP/unix/TLS)",
+  help: HELP,
+  async run(argv, io) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { ...cardOptionSpec, ...vscardOptionSpec },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const plan = planFromValues(values);
+    const say = (line: string) => io.stderr.write(PREFIX + line + "\n");
+    const initialMs = positiveMs(values["retry-initial-ms"], "retry-initial-ms");
+    const maxMs = positiveMs(values["retry-max-ms"], "retry-max-ms");
+    const debug = values.debug === true;
+
+    const secrets = loadSecrets(plan.objects, say);
+    let tlsCreds: TlsCredentials | undefined;
+    try {
+      const password = plan.passwordSecret ? secretOrUsage(secrets, plan.passwordSecret, "password-secret", false) : undefined;
+      if (plan.tlsDir !== undefined) {
+        const passphrase = plan.tlsKeySecret ? secretOrUsage(secrets, plan.tlsKeySecret, "tls-key-secret", true) : undefined;
+        try {
+          tlsCreds = loadTlsDir({
+            dir: plan.tlsDir,
+            role: plan.mode === "connect" ? "client" : "server",
+            verifyPeer: plan.verifyPeer,
+            ...(passphrase !== undefined ? { keyPassphrase: passphrase } : {}),
+          });
+        } catch (e) {
+          if (e instanceof TlsConfigError) {
+            io.stderr.write(`${PREFIX}${e.message}\n`);
+            return EXIT_FAILURE;
+          }
+          throw e;
+        }
+        if (!plan.verifyPeer) say("warning: --tls-verify-peer=no: the peer is not authenticated; anyone who can reach the port can talk to the card");
+      } else if (plan.endpoint.kind === "tcp" && !isLoopback(plan.endpoint.host)) {
+        say(`warning: talking to ${plan.endpoint.host} without TLS: APDUs, including the PIN, cross the network in clear`);
+      }
+      const card = await buildCard(values, password);
+      const reader = new VirtualReader(values["reader-name"] ?? DEFAULT_READER_NAME, card);
+      if (values["no-card"]) reader.remove();
+
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      if (io.signal.aborted) stop();
+      else io.signal.addEventListener("abort", stop, { once: true });
+      const unwatch = values["stdin-commands"] ? watchStdin(io, reader, stop, say) : () => undefined;
+      const onEvent = (event: Parameters<typeof formatEvent>[0]) => {
+        const line = formatEvent(event, debug);
+        if (line !== null) say(line);
+      };
+      const common = {
+        readers: [reader],
+        endpoint: plan.endpoint,
+        signal: controller.signal,
+        onEvent,
+        ...(tlsCreds ? { tls: tlsCreds } : {}),
+      };
+      try {
+        if (plan.mode === "connect") {
+          await new VscardClient({
+            ...common,
+            backoff: { ...(initialMs ? { initialMs } : {}), ...(maxMs ? { maxMs } : {}) },
+          }).run();
+        } else {
+          try {
+            await new VscardListener(common).run();
+          } catch (e) {
+            const err = e as NodeJS.ErrnoException;
+            say(`error: cannot listen on ${values.listen}: ${err.code ?? ""} ${err.message}`.replace(/\s+/g, " "));
+            return EXIT_FAILURE;
+          }
+        }
+      } finally {
+        io.signal.removeEventListener("abort", stop);
+        unwatch();
+        secrets.clear();
+      }
+      return EXIT_OK;
+    } catch (e) {
+      secrets.clear();
+      throw e;
+    }
   },
 };
