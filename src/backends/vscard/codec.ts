@@ -158,6 +158,11 @@ export function initMessage(readerId = MINIMAL_READER_ID): VscMessage {
 
 // ---- decoding --------------------------------------------------------------
 
+/** A plain Uint8Array copy (socket chunks are Buffers over shared memory). */
+function copy(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
 function magicOk(magic: Uint8Array): boolean {
   return magic.length === 4 && magic.every((b, i) => b === VSCARD_MAGIC[i]);
 }
@@ -178,7 +183,7 @@ export function decodeMessage(type: number, readerId: number, payload: Uint8Arra
       const capabilities: number[] = [];
       // The count comes from the length; a trailing partial word is ignored.
       for (let off = INIT_FIXED_LENGTH; off + 4 <= payload.length; off += 4) capabilities.push(view.getUint32(off));
-      return { type, readerId, magic: payload.slice(0, 4), version: view.getUint32(4), capabilities };
+      return { type, readerId, magic: copy(payload.subarray(0, 4)), version: view.getUint32(4), capabilities };
     }
     case MsgType.Error: {
       if (payload.length < 4) {
@@ -190,16 +195,16 @@ export function decodeMessage(type: number, readerId: number, payload: Uint8Arra
     case MsgType.ReaderAdd:
       return { type, readerId, name: new TextDecoder().decode(payload) };
     case MsgType.ATR:
-      return { type, readerId, atr: payload.slice() };
+      return { type, readerId, atr: copy(payload) };
     case MsgType.APDU:
-      return { type, readerId, apdu: payload.slice() };
+      return { type, readerId, apdu: copy(payload) };
     case MsgType.ReaderRemove:
     case MsgType.CardRemove:
     case MsgType.Flush:
     case MsgType.FlushComplete:
       return { type, readerId };
     default:
-      return { type: "unknown", rawType: type, readerId, payload: payload.slice() };
+      return { type: "unknown", rawType: type, readerId, payload: copy(payload) };
   }
 }
 
