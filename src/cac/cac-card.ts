@@ -50,7 +50,7 @@ export function cardSerial(keyStore: KeyStore): Uint8Array {
   return new Uint8Array(createHash("sha256").update(first.certificate).digest());
 }
 
-export type CacCardOptions = Omit<CardOptions, "applets" | "keyStore">;
+export type CacCardOptions = { -readonly [K in keyof Omit<CardOptions, "applets" | "keyStore">]?: CardOptions[K] };
 
 export function createCacCard(keyStore: KeyStore, options: CacCardOptions = {}): VirtualCard {
   return new VirtualCard({

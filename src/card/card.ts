@@ -307,10 +307,19 @@ export function pinFromVerifyData(data: Uint8Array): Uint8Array {
   return data.slice(0, nul >= 0 ? nul : end);
 }
 
-/** Copies a command for tracing, blanking VERIFY's PIN bytes. */
+/** Copies a command for tracing with VERIFY's PIN bytes replaced by '*' (0x2A). */
 export function redactVerify(command: Uint8Array): Uint8Array {
   if (command.length <= 5 || command[1] !== INS.VERIFY) return command;
   const copy = command.slice();
-  copy.fill(0x2a, 5); // '*'
+  let start = 5;
+  let end = copy.length;
+  try {
+    const { data } = parseCommandApdu(command);
+    start = data.byteOffset - command.byteOffset;
+    end = start + data.length;
+  } catch {
+    // malformed: blank everything after the header rather than guess
+  }
+  copy.fill(0x2a, start, end);
   return copy;
 }

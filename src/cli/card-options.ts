@@ -12,6 +12,7 @@ import type { KeyStore } from "../keystore/types.js";
 import { createCacCard, type CacCardOptions } from "../cac/cac-card.js";
 import type { VirtualCard } from "../card/card.js";
 import { UsageError } from "./errors.js";
+import { toHex } from "../util/bytes.js";
 
 export const DEFAULT_NICKNAMES = ["cert1", "cert2", "cert3"];
 /** Retry counters above 15 cannot be reported in 63Cx. */
@@ -38,6 +39,7 @@ export const cardOptionSpec = {
   cert: { type: "string", multiple: true },
   "password-file": { type: "string" },
   "pin-tries": { type: "string" },
+  trace: { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];
 
 export const CARD_OPTIONS_HELP = `Card options:
@@ -47,13 +49,16 @@ export const CARD_OPTIONS_HELP = `Card options:
                         default: cert1 cert2 cert3
   --password-file FILE  the DB / key password (first line); it is also the PIN
   --pin-tries N         opt-in PIN retry counter (1-15): 63Cx, then 6983 blocked
-                        (default: none, as libcacard)`;
+                        (default: none, as libcacard)
+  --trace               log every APDU and response on stderr (VERIFY data is
+                        replaced by '*' bytes)`;
 
 export interface CardOptionValues {
   db?: string;
   cert?: string[];
   "password-file"?: string;
   "pin-tries"?: string;
+  trace?: boolean;
 }
 
 /** Reads a password file: the first line, without its line ending. */
@@ -91,5 +96,13 @@ export async function keyStoreFromOptions(values: CardOptionValues): Promise<Key
 export async function cardFromOptions(values: CardOptionValues, extra: CacCardOptions = {}): Promise<VirtualCard> {
   const tries = parsePinTries(values["pin-tries"]);
   const store = await keyStoreFromOptions(values);
-  return createCacCard(store, tries === undefined ? extra : { ...extra, pinPolicy: { maxTries: tries } });
+  const options: CacCardOptions = { ...extra };
+  if (tries !== undefined) options.pinPolicy = { maxTries: tries };
+  if (values.trace && !options.trace) options.trace = stderrTrace;
+  return createCacCard(store, options);
+}
+
+/** --trace: one line per direction; the card has already blanked VERIFY data. */
+function stderrTrace(command: Uint8Array, response: Uint8Array): void {
+  process.stderr.write(`cacard: >> ${toHex(command)}\ncacard: << ${toHex(response)}\n`);
 }

@@ -112,6 +112,22 @@ describe("cacard info", () => {
   });
 });
 
+describe("secrets stay secret", () => {
+  it("--trace logs APDUs but never VERIFY's PIN bytes", () => {
+    const r = run(["apdu", "--trace", "--db", PW_DB], "00200000083132333435363738\n002000000C3132333435363738FFFFFFFF\n00A4040007A000000116DB00\n");
+    expect(r.out).toBe("9000\n9000\n610D\n");
+    expect(r.err).toContain(">> 00A4040007A000000116DB00");
+    expect(r.err).toContain(">> 00200000082A2A2A2A2A2A2A2A");
+    expect(r.err).not.toMatch(/31323334|12345678/);
+  });
+  it("no password appears in --help, errors or output", () => {
+    for (const args of [["info", "--db", PW_DB, "--password-file", rightPw], ["demo", "--db", PW_DB, "--password-file", rightPw], ["info", "--help"], ["apdu", "--help"], ["demo", "--db", PW_DB, "--password-file", wrongPw]]) {
+      const r = run(args);
+      expect(r.out + r.err, args.join(" ")).not.toMatch(/12345678|hunter2|3132333435363738/);
+    }
+  });
+});
+
 describe("cacard demo and help", () => {
   it("demo runs the annotated session and exits 0", () => {
     const r = run(["demo"]);
