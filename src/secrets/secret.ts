@@ -87,6 +87,10 @@ export function splitQemuOpts(text: string): Array<[string, string | null]> {
 /** Parses the text of one `--object` option; only the `secret` type is known. */
 export function parseSecretObject(text: string): SecretSpec {
   const pairs = splitQemuOpts(text);
+  const declared = pairs[0]?.[1] === null ? pairs[0][0] : pairs.find(([k]) => k === "qom-type")?.[1];
+  if (declared !== undefined && declared !== null && declared !== "secret") {
+    throw new SecretError("SECRET_SYNTAX", `--object: only 'secret' objects are supported, not '${declared}'`);
+  }
   const props = new Map<string, string>();
   pairs.forEach(([key, value], index) => {
     if (value === null) {
