@@ -8,7 +8,7 @@
  * synchronous (openKeys, rsaPrivate, …), as the card's transmit path needs.
  */
 import { readdirSync, statSync } from "node:fs";
-import { extname, resolve } from "node:path";
+import { extname } from "node:path";
 import { isLegacyNssDirectory, isNssDirectory, nssDirectory, readNssDbFiles } from "./nss/db-files.js";
 import { buildNssKeyStore } from "./nss/nss-store.js";
 import { loadSqlEngine } from "./nss/sqlite.js";
@@ -42,7 +42,10 @@ function detectKind(db: string): "nss" | "pem" {
   // nssDirectory rejects dbm:/extern:/rdb: prefixes with KEYSTORE_UNSUPPORTED.
   const dir = nssDirectory(db);
   if (db.startsWith(SQL_PREFIX)) return "nss";
-  if (!isDirectory(dir)) throw new KeyStoreError("KEYSTORE_NOT_FOUND", `key store directory ${resolve(dir)} does not exist`);
+  if (!isDirectory(dir)) {
+    const what = exists(dir) ? "is not a directory" : "does not exist";
+    throw new KeyStoreError("KEYSTORE_NOT_FOUND", `key store directory ${dir} ${what}`);
+  }
   if (isNssDirectory(dir) || isLegacyNssDirectory(dir)) return "nss";
   if (hasCertificateFiles(dir)) return "pem";
   throw new KeyStoreError(
@@ -54,6 +57,15 @@ function detectKind(db: string): "nss" | "pem" {
 function hasCertificateFiles(dir: string): boolean {
   try {
     return readdirSync(dir).some((name) => (CERT_EXTENSIONS as readonly string[]).includes(extname(name).toLowerCase()));
+  } catch {
+    return false;
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
   } catch {
     return false;
   }

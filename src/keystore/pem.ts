@@ -67,7 +67,7 @@ class PemKeyStore implements KeyStore {
       this.#ring = this.#loadAll(undefined) ?? undefined;
     } else if (password !== undefined) {
       const ring = this.#loadAll(password);
-      if (ring === null) throw new KeyStoreError("KEYSTORE_BAD_PASSWORD", `wrong password for the keys in ${location}`);
+      if (ring === null) throw new KeyStoreError("KEYSTORE_BAD_PASSWORD", `wrong password for the keys in PEM directory ${location}`);
       this.#ring = ring;
       this.#password = copySecret(password);
     }

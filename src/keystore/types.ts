@@ -47,6 +47,12 @@ export interface KeyStore {
    * the ring is always returned. Otherwise the pin must be the store's
    * password (trailing 0xFF padding already stripped by the card); a wrong
    * pin gives null. Never logs or keeps the pin.
+   *
+   * When no password was given at open time, the keys are first decrypted
+   * here, at the first right pin; a key that then proves damaged or not to
+   * match its certificate throws KeyStoreError (KEYSTORE_CORRUPT) rather
+   * than passing for a wrong pin. With the password given up front (or no
+   * password at all) such faults surface at open time and this never throws.
    */
   openKeys(pin?: Uint8Array): KeyRing | null;
 }

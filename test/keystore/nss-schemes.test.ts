@@ -28,6 +28,15 @@ function dbWithKey4(key4: Uint8Array): string {
   return dir;
 }
 
+/** A copy of the sample DB whose cert9.db is `cert9`. */
+function dbWithCert9(cert9: Uint8Array): string {
+  const dir = join(tmp.dir, `db${counter++}`);
+  cpSync(SAMPLE_NSS, dir, { recursive: true });
+  writeFileSync(join(dir, "cert9.db"), cert9);
+  return dir;
+}
+
+const sampleCert9 = () => new Uint8Array(readFileSync(join(SAMPLE_NSS, "cert9.db")));
 const sampleKey4 = () => new Uint8Array(readFileSync(join(SAMPLE_NSS, "key4.db")));
 
 async function rejection(p: Promise<unknown>): Promise<KeyStoreError> {
@@ -143,5 +152,33 @@ describe("integrity MACs of encrypted attributes (§A.2.4)", () => {
     const missing = [0, 1, 2].filter((i) => ring.rsaPrivate(i, operand(256)) === null);
     expect(missing).toHaveLength(1);
     expect(ring.modulusBytes(missing[0])).toBe(0);
+  });
+});
+
+describe("certificate lookup", () => {
+  it("with two certificates under one nickname, takes the one whose key is present", async () => {
+    // A newer row labelled cert1 holding cert2's DER under a CKA_ID no key has.
+    const cert9 = await editDb(
+      sampleCert9(),
+      `INSERT INTO nssPublic (id, a0, a3, a11, a102)
+         SELECT (SELECT max(id) FROM nssPublic) + 1, a0, CAST('cert1' AS BLOB), a11, x'0102030405'
+         FROM nssPublic WHERE a3 = CAST('cert2' AS BLOB)`,
+    );
+    const store = await openKeyStore({ db: dbWithCert9(cert9), nicknames: ["cert1"] });
+    expect(store.credentials[0].subject).toBe("CN=cert1");
+    sameKeysAsReference(await openKeyStore({ db: dbWithCert9(cert9), nicknames: ["cert1", "cert2", "cert3"] }));
+  });
+
+  it("reads a label stored as TEXT (a hand-edited DB) like a BLOB", async () => {
+    const cert9 = await editDb(sampleCert9(), "UPDATE nssPublic SET a3 = 'cert3' WHERE a3 = CAST('cert3' AS BLOB)");
+    const store = await openKeyStore({ db: dbWithCert9(cert9), nicknames: ["cert3"] });
+    expect(store.credentials[0].subject).toBe("CN=cert3");
+  });
+
+  it("reports a certificate object without a value as corrupt", async () => {
+    const cert9 = await editDb(sampleCert9(), "UPDATE nssPublic SET a11 = NULL WHERE a3 = CAST('cert2' AS BLOB)");
+    const err = await rejection(openKeyStore({ db: dbWithCert9(cert9), nicknames: ["cert2"] }));
+    expect(err.code).toBe("KEYSTORE_CORRUPT");
+    expect(err.message).toContain('"cert2"');
   });
 });

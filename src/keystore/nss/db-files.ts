@@ -65,7 +65,10 @@ export function isLegacyNssDirectory(dir: string): boolean {
  */
 export function readNssDbFiles(db: string): NssDbFiles {
   const dir = nssDirectory(db);
-  if (!isDirectory(dir)) throw new KeyStoreError("KEYSTORE_NOT_FOUND", `NSS database directory ${dir} does not exist`);
+  if (!isDirectory(dir)) {
+    const what = isFile(dir) ? "is a file, not a directory" : "does not exist";
+    throw new KeyStoreError("KEYSTORE_NOT_FOUND", `NSS database directory ${dir} ${what}`);
+  }
   if (isLegacyNssDirectory(dir)) {
     throw new KeyStoreError(
       "KEYSTORE_UNSUPPORTED",

@@ -10,7 +10,7 @@
  */
 import type { SqlJsStatic } from "sql.js";
 import { parseCertificate, type ParsedCertificate } from "../credential.js";
-import { RsaKeyRing, sameUnsigned } from "../rsa-ring.js";
+import { RsaKeyRing } from "../rsa-ring.js";
 import { copySecret, secretsEqual } from "../secret.js";
 import { selectCredentials } from "../selection.js";
 import {
@@ -34,15 +34,9 @@ import {
 import { readNssDbFiles, type NssDbFiles } from "./db-files.js";
 import { NssPbeFormatError } from "./pbe.js";
 import { checkPassword, readPasswordEntry, type PasswordEntry } from "./password.js";
+import { findCertificate, findKey } from "./lookup.js";
 import { decryptRsaKey, isRsaKeyObject, RSA_KEY_ATTRIBUTES } from "./private-key.js";
 import { SqliteReadError, SqliteSnapshot } from "./sqlite.js";
-
-/**
- * `certutil -K` shows keys as "NSS Certificate DB:cert1"; that prefix is the
- * internal token's name, not part of the label (§A.1.2). libcacard accepts
- * "token:nickname", so a nickname with this prefix also finds the label.
- */
-const INTERNAL_TOKEN_PREFIX = "NSS Certificate DB:";
 
 const EMPTY_PASSWORD = new Uint8Array(0);
 
@@ -134,7 +128,7 @@ class NssKeyStore implements KeyStore {
     }
     if (password !== undefined) {
       const passKey = checkPassword(entry, password);
-      if (passKey === null) throw new KeyStoreError("KEYSTORE_BAD_PASSWORD", `wrong password for ${this.location}`);
+      if (passKey === null) throw new KeyStoreError("KEYSTORE_BAD_PASSWORD", `wrong password for NSS database ${this.location}`);
       this.#ring = this.#decryptAll(passKey);
       this.#password = copySecret(password);
     }
@@ -166,52 +160,6 @@ class NssKeyStore implements KeyStore {
       passKey.fill(0);
     }
   }
-}
-
-/**
- * The certificate object labelled `nickname`. Several certificates may share
- * a nickname (a renewed certificate keeps its name); prefer one whose private
- * key is present, then the most recently added (NSS's ids only grow).
- */
-function findCertificate(certs: readonly NssObject[], keys: readonly NssObject[], nickname: string): NssObject | undefined {
-  let candidates = certsLabelled(certs, nickname);
-  if (candidates.length === 0 && nickname.startsWith(INTERNAL_TOKEN_PREFIX)) {
-    candidates = certsLabelled(certs, nickname.slice(INTERNAL_TOKEN_PREFIX.length));
-  }
-  if (candidates.length <= 1) return candidates[0];
-  const withKey = candidates.filter((c) => keys.some((k) => sameId(k, c)));
-  const pool = withKey.length > 0 ? withKey : candidates;
-  return pool.reduce((best, c) => (c.id > best.id ? c : best));
-}
-
-function certsLabelled(certs: readonly NssObject[], nickname: string): NssObject[] {
-  const label = new TextEncoder().encode(nickname);
-  return certs.filter((c) => {
-    const l = c.attributes.get(CKA.LABEL);
-    return l !== undefined && l.length === label.length && l.every((b, i) => b === label[i]);
-  });
-}
-
-/**
- * The private key of `cert`: same CKA_ID (§A.1.2). Keys without a usable
- * CKA_ID are matched by modulus instead, which is what CKA_ID is derived from.
- */
-function findKey(keys: readonly NssObject[], cert: NssObject, certModulus: Uint8Array | null): NssObject | null {
-  const byId = keys.find((k) => sameId(k, cert));
-  if (byId !== undefined) return byId;
-  if (certModulus === null) return null;
-  return (
-    keys.find((k) => {
-      const n = k.attributes.get(CKA.MODULUS);
-      return n !== undefined && n.length > 0 && sameUnsigned(n, certModulus);
-    }) ?? null
-  );
-}
-
-function sameId(a: NssObject, b: NssObject): boolean {
-  const x = a.attributes.get(CKA.ID);
-  const y = b.attributes.get(CKA.ID);
-  return x !== undefined && y !== undefined && x.length > 0 && x.length === y.length && x.every((v, i) => v === y[i]);
 }
 
 /** Opens `bytes`, runs `read`, always closes; SQLite problems become KEYSTORE_CORRUPT naming `path`. */
