@@ -380,24 +380,39 @@ export class VscardListener extends ReaderHost {
     let tlsInfo: string | null = null;
     const creds = this.#opts.tls;
     if (creds) {
-      const secure = new tls.TLSSocket(raw, {
-        isServer: true,
-        secureContext: creds.secureContext,
+      // A tls.Server that never listens, fed our accepted socket: it sets
+      // `authorized` / `authorizationError` the way Node's servers do.
+      const tlsServer = tls.createServer({
+        ...creds.contextOptions,
         requestCert: true,
         rejectUnauthorized: false, // checked below, so that the reason can be reported
+        handshakeTimeout: this.#opts.handshakeTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       });
+      let secure: tls.TLSSocket;
       try {
-        await waitFor(secure, "secure", this.#opts.handshakeTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, signal, "TLS handshake");
+        secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
+          const onAbort = () => reject(new Error("stopped"));
+          signal?.addEventListener("abort", onAbort, { once: true });
+          tlsServer.once("secureConnection", (s: tls.TLSSocket) => {
+            signal?.removeEventListener("abort", onAbort);
+            resolve(s);
+          });
+          tlsServer.once("tlsClientError", (e: Error) => {
+            signal?.removeEventListener("abort", onAbort);
+            reject(new Error(`TLS handshake: ${e.message}`));
+          });
+          raw.once("close", () => reject(new Error("TLS handshake: connection closed")));
+          tlsServer.emit("connection", raw);
+        });
       } catch (e) {
         onEvent?.({ type: "rejected-connection", address: peer, reason: (e as Error).message });
-        secure.destroy();
         raw.destroy();
         return;
       }
       let refused: string | null = null;
       if (creds.verifyPeer && !secure.authorized) {
         const err = secure.authorizationError;
-        refused = `client certificate not accepted: ${err instanceof Error ? err.message : String(err ?? "none sent")}`;
+        refused = `client certificate not accepted: ${err instanceof Error ? err.message : String(err ?? "none")}`;
       }
       refused ??= runVerifyPeer(this.#opts.verifyPeer, secure.getPeerCertificate(true));
       if (refused !== null) {

@@ -13,7 +13,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createSecureContext, type PeerCertificate, type SecureContext } from "node:tls";
+import { createSecureContext, type PeerCertificate, type SecureContext, type SecureContextOptions } from "node:tls";
 
 export type TlsRole = "client" | "server";
 
@@ -57,6 +57,8 @@ export interface TlsCredentials {
   readonly dir: string;
   readonly verifyPeer: boolean;
   readonly secureContext: SecureContext;
+  /** What secureContext was made from (a tls.Server needs the options, not the context). */
+  readonly contextOptions: SecureContextOptions;
   readonly hasCrl: boolean;
   /** Our certificate's subject, for logs. */
   readonly subject: string;
@@ -132,21 +134,22 @@ export function loadTlsDir(options: TlsDirOptions): TlsCredentials {
   }
   // The decrypted key stays in memory only.
   const keyOut = key.export({ format: "pem", type: "pkcs8" }) as string;
+  const contextOptions: SecureContextOptions = {
+    ca: caPem,
+    cert: certPem,
+    key: keyOut,
+    ...(crlPem ? { crl: crlPem } : {}),
+    minVersion: "TLSv1.2",
+  };
   let secureContext: SecureContext;
   try {
-    secureContext = createSecureContext({
-      ca: caPem,
-      cert: certPem,
-      key: keyOut,
-      ...(crlPem ? { crl: crlPem } : {}),
-      minVersion: "TLSv1.2",
-    });
+    secureContext = createSecureContext(contextOptions);
   } catch (e) {
     const msg = (e as Error).message;
     const file = /crl/i.test(msg) && crlPem ? join(dir, TLS_FILES.crl) : certPath;
     throw new TlsConfigError(`TLS: cannot use ${file}: ${msg}`, file);
   }
-  return { role, dir, verifyPeer, secureContext, hasCrl: crlPem !== null, subject: cert.subject.replace(/\n/g, ", ") };
+  return { role, dir, verifyPeer, secureContext, contextOptions, hasCrl: crlPem !== null, subject: cert.subject.replace(/\n/g, ", ") };
 }
 
 /** Runs the embedding hook; returns null to accept or the reason to refuse. */

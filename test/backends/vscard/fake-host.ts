@@ -4,6 +4,7 @@
  * shared reference B.1), with switches for what the tests vary.
  */
 import net from "node:net";
+import tls from "node:tls";
 import type { SmartCard } from "../../../src/card/reader.js";
 import { CAC_ATR } from "../../../src/card/atr.js";
 import {
@@ -27,6 +28,8 @@ export interface FakeHostOptions {
   refuseAdd?: number;
   /** Answer ATR with GENERAL_ERROR. */
   rejectAtr?: boolean;
+  /** Serve TLS with these options (QEMU's tls-creds-x509 endpoint=server). */
+  tls?: tls.TlsOptions;
 }
 
 export interface HostConnection {
@@ -45,7 +48,10 @@ export class FakeHost {
 
   constructor(options: FakeHostOptions = {}) {
     this.options = { realizeInit: false, replyInit: true, readerIds: "qemu", ...options };
-    this.server = net.createServer((socket) => this.#onConnection(socket));
+    this.server = options.tls
+      ? tls.createServer(options.tls, (socket) => this.#onConnection(socket))
+      : net.createServer((socket) => this.#onConnection(socket));
+    if (options.tls) this.server.on("tlsClientError", () => undefined);
   }
 
   async listen(port = 0): Promise<number> {
