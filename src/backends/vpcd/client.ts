@@ -36,7 +36,11 @@ export const CONNECT_TIMEOUT_MS = 5000;
  */
 export const MAX_PENDING_OUTPUT = 4 * (2 + MAX_FRAME_PAYLOAD);
 
-export type VpcdClientState = "idle" | "connecting" | "connected" | "waiting" | "stopped";
+/**
+ * idle: no card, no connection; connecting; connected; closing: we closed
+ * the socket and wait for it to go; waiting: reconnect scheduled; stopped.
+ */
+export type VpcdClientState = "idle" | "connecting" | "connected" | "closing" | "waiting" | "stopped";
 
 export interface VpcdClientEvents {
   /** A connect attempt starts (attempt counts failures since the last good session). */
@@ -90,6 +94,7 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
   #decoder: FrameDecoder | null = null;
   #closeCause: CloseCause | null = null;
   #closeError: Error | undefined;
+  #wasConnected = false;
   #attempt = 0;
   #retryTimer: NodeJS.Timeout | null = null;
   #connectTimer: NodeJS.Timeout | null = null;
@@ -243,6 +248,8 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
       this.#closeError = error;
     }
     if (error) this.#log(`vpcd ${this.endpoint}: closing the connection: ${error.message}`);
+    this.#wasConnected ||= this.#state === "connected";
+    this.#state = "closing";
     socket.destroy();
   }
 
@@ -251,7 +258,8 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
     if (this.#connectTimer) clearTimeout(this.#connectTimer);
     this.#connectTimer = null;
     const cause = this.#closeCause;
-    const wasConnected = this.#state === "connected";
+    const wasConnected = this.#state === "connected" || this.#wasConnected;
+    this.#wasConnected = false;
     const error = this.#closeError ?? socketError;
     this.#closeError = undefined;
     this.#socket = null;
@@ -276,6 +284,10 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
 
     if (!this.reader.present) {
       this.#state = "idle";
+      return;
+    }
+    if (cause === "removed") {
+      this.#connect(); // put back while the old connection was still closing
       return;
     }
     this.#scheduleRetry();

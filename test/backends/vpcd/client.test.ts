@@ -126,6 +126,19 @@ describe("VpcdClient against a fake vpcd", () => {
     expect((await second.request(b(0x04))).length).toBe(15);
   });
 
+  it("reconnects at once when the card is put back while the old connection is closing", async () => {
+    const { vpcd, reader, client } = await rig({ backoff: { ...FAST, initialMs: 5000, maxMs: 5000 } });
+    client.start();
+    const first = await vpcd.connection(0);
+    await first.request(b(0x04));
+    reader.remove();
+    expect(client.state).toBe("closing");
+    reader.insert();
+    await withTimeout(first.closed, 2000, "old connection closed");
+    const second = await vpcd.connection(1, 1000); // well before the 5 s backoff
+    expect((await second.request(b(0x04))).length).toBe(15);
+  });
+
   it("does not connect until a card is inserted", async () => {
     const { vpcd, reader, client } = await rig({}, false);
     client.start();
