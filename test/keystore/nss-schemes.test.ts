@@ -181,4 +181,18 @@ describe("certificate lookup", () => {
     expect(err.code).toBe("KEYSTORE_CORRUPT");
     expect(err.message).toContain('"cert2"');
   });
+
+  it("rejects a key whose CKA_ID points at another certificate's key", async () => {
+    // cert1 now carries cert2's CKA_ID, so the lookup finds cert2's key.
+    const cert9 = await editDb(
+      sampleCert9(),
+      `UPDATE nssPublic SET a102 = (SELECT a102 FROM nssPublic WHERE a3 = CAST('cert2' AS BLOB) AND a0 = x'00000001')
+         WHERE a3 = CAST('cert1' AS BLOB) AND a0 = x'00000001'`,
+    );
+    const dir = dbWithCert9(cert9);
+    const err = await rejection(openKeyStore({ db: dir, nicknames: ["cert1"] }));
+    expect(err.code).toBe("KEYSTORE_CORRUPT");
+    expect(err.message).toContain('"cert1"');
+    expect(err.message).toMatch(/does not match its certificate/);
+  });
 });

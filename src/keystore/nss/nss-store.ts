@@ -10,7 +10,7 @@
  */
 import type { SqlJsStatic } from "sql.js";
 import { parseCertificate, type ParsedCertificate } from "../credential.js";
-import { RsaKeyRing } from "../rsa-ring.js";
+import { RsaKeyRing, sameUnsigned } from "../rsa-ring.js";
 import { copySecret, secretsEqual } from "../secret.js";
 import { selectCredentials } from "../selection.js";
 import {
@@ -46,6 +46,8 @@ interface KeySource {
   readonly meta: ReadonlyMap<string, MetaDataItem>;
   /** Per credential: its key4.db object, or null when it has none. */
   readonly keys: readonly (NssObject | null)[];
+  /** Per credential: the certificate's RSA modulus, which its key must have. */
+  readonly certModuli: readonly (Uint8Array | null)[];
 }
 
 /**
@@ -90,7 +92,7 @@ export function buildNssKeyStore(engine: SqlJsStatic, files: NssDbFiles, options
   return new NssKeyStore(
     files.dir,
     parsed.map((p) => p.credential),
-    { passwordEntry, meta, keys },
+    { passwordEntry, meta, keys, certModuli: parsed.map((p) => p.rsaModulus) },
     options.password,
     files.keyDbPath,
   );
@@ -153,7 +155,13 @@ class NssKeyStore implements KeyStore {
       const keys = this.source.keys.map((key, i) => {
         if (key === null || !isRsaKeyObject(key)) return null;
         const what = `private key of ${JSON.stringify(this.credentials[i].nickname)} in ${this.keyDbPath}`;
-        return decryptRsaKey(key, passKey, this.source.meta, what);
+        const rsa = decryptRsaKey(key, passKey, this.source.meta, what);
+        // Matched by CKA_ID, which is only a label; the numbers must agree too.
+        const certModulus = this.source.certModuli[i];
+        if (certModulus === null || !sameUnsigned(rsa.modulus, certModulus)) {
+          throw new KeyStoreError("KEYSTORE_CORRUPT", `${what} does not match its certificate's public key`);
+        }
+        return rsa;
       });
       return new RsaKeyRing(keys);
     } finally {
