@@ -39,6 +39,12 @@ export interface CardOptions {
    * replays use it.
    */
   readonly libcacardStrict?: boolean;
+  /**
+   * Host-side problems the card answered with a status word but the operator
+   * should hear about (a damaged key found at login, an internal fault).
+   * Never given secrets.
+   */
+  readonly warn?: (message: string) => void;
   /** Called after every exchange (tracing). VERIFY data is already redacted. */
   readonly trace?: (command: Uint8Array, response: Uint8Array) => void;
 }
@@ -80,6 +86,7 @@ export class VirtualCard implements CardServices {
   readonly #pin: PinState;
   readonly #trace?: (command: Uint8Array, response: Uint8Array) => void;
   readonly #getChallenge: boolean;
+  readonly #warn?: (message: string) => void;
 
   constructor(options: CardOptions) {
     this.applets = options.applets;
@@ -90,6 +97,7 @@ export class VirtualCard implements CardServices {
     this.#pin = new PinState(options.pinPolicy);
     this.#trace = options.trace;
     this.#getChallenge = !options.libcacardStrict;
+    this.#warn = options.warn;
   }
 
   // ---- power -------------------------------------------------------------
@@ -163,8 +171,13 @@ export class VirtualCard implements CardServices {
     try {
       response = this.#process(parseCommandApdu(command));
     } catch (e) {
-      if (!(e instanceof CardError)) throw e;
-      response = swOnly(e.sw);
+      if (e instanceof CardError) response = swOnly(e.sw);
+      else {
+        // A bug or a host fault must not take the reader down with it: answer
+        // 6F00 (no precise diagnosis), as libcacard does for general failures.
+        this.#warn?.(`internal error answered with 6F00: ${(e as Error)?.message ?? e}`);
+        response = swOnly(SW.GENERAL_ERROR);
+      }
     }
     if (this.#trace) this.#trace(redactVerify(command), response);
     return response;
@@ -260,8 +273,17 @@ export class VirtualCard implements CardServices {
     if (this.#pin.blocked) return SW.AUTH_METHOD_BLOCKED;
     const pin = pinFromVerifyData(apdu.data);
     this.#ring = null; // libcacard logs out before every attempt
-    const ring = this.keyStore.openKeys(pin);
-    pin.fill(0);
+    let ring: KeyRing | null;
+    try {
+      ring = this.keyStore.openKeys(pin);
+    } catch (e) {
+      // The password was right but a key could not be used (damaged, or not
+      // matching its certificate): a failed login for the card, loud on the host.
+      this.#warn?.(`login failed: ${(e as Error)?.message ?? e}`);
+      ring = null;
+    } finally {
+      pin.fill(0);
+    }
     if (ring !== null) {
       this.#ring = ring;
       this.#pin.succeeded();

@@ -99,6 +99,7 @@ export async function cardFromOptions(values: CardOptionValues, extra: CacCardOp
   const options: CacCardOptions = { ...extra };
   if (tries !== undefined) options.pinPolicy = { maxTries: tries };
   if (values.trace && !options.trace) options.trace = stderrTrace;
+  options.warn ??= (message) => process.stderr.write(`cacard: warning: ${message}\n`);
   return createCacCard(store, options);
 }
 

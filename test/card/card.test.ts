@@ -413,3 +413,25 @@ describe("other certificate counts", () => {
     expect(toHex(card.serial)).toBe(toHex(createHash("sha256").update(sampleCertificate("cert2")).digest()));
   });
 });
+
+describe("host faults never escape transmit", () => {
+  it("a key store that throws gives 6985 at VERIFY and 6F00 elsewhere, with a warning", () => {
+    const warnings: string[] = [];
+    const base = memoryStore({ password: "12345678" });
+    const broken = {
+      ...base,
+      openKeys: () => {
+        throw new Error("key for cert1 does not match its certificate");
+      },
+    };
+    card = createCacCard(broken, { warn: (m) => warnings.push(m) });
+    expect(tx("00200000083132333435363738")).toBe("6985");
+    expect(warnings.join()).toMatch(/login failed/);
+    const unpw = { ...memoryStore(), openKeys: () => { throw new Error("boom"); } };
+    card = createCacCard(unpw, { warn: (m) => warnings.push(m) });
+    select(AIDS.PKI0);
+    expect(tx(`80420000000100${"00".repeat(256)}`)).toBe("6F00");
+    expect(warnings.join()).toMatch(/6F00: boom/);
+    expect(warnings.join()).not.toMatch(/3132333435363738|12345678/);
+  });
+});
