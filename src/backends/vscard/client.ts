@@ -248,7 +248,12 @@ export class VscardClient extends ReaderHost {
       }
       onEvent?.({ type: "connected", address, tls: tlsInfo });
       const outcome = await runSession(socket, this.readers, this.#opts, { onSession: (s) => (this.session = s) });
-      onEvent?.({ type: "disconnected", address, reason: outcome.reason });
+      let reason = outcome.reason;
+      if (tlsInfo !== null && !outcome.hostInitSeen && !signal?.aborted) {
+        // TLS 1.3 finishes on our side before the server checks our certificate.
+        reason += "; closed before the host's Init: over TLS this usually means it refused our client certificate";
+      }
+      onEvent?.({ type: "disconnected", address, reason });
       if (signal?.aborted) break;
       // A connection that got as far as the host's Init worked: start over.
       failures = outcome.hostInitSeen ? 0 : failures + 1;
