@@ -8,7 +8,9 @@
  * otherwise it is skipped when QEMU is not installed.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   BUILT_CLI,
   QEMU,
@@ -140,6 +142,33 @@ describe.runIf(run)("cacard vscard against real QEMU ccid-card-passthru", () => 
       .map((m) => Number(m![1]));
     expect(delays[2]).toBeGreaterThan(delays[0]); // backoff grows (jitter keeps it within [50%, 100%])
     expect(cacard.count(/card inserted/)).toBe(0);
+  });
+
+  it("TLS: QEMU with ca-crl.pem closes on a revoked client certificate", async () => {
+    const port = await freePort();
+    await qemuServer(port, ["--connect", `127.0.0.1:${port}`, "--tls-dir", pki.good]); // good/ has ca-crl.pem
+    const cacard = startCacard(["--connect", `127.0.0.1:${port}`, "--tls-dir", pki.revoked, "--retry-initial-ms", "200"]);
+    await cacard.waitLine(/disconnected .*refused our client certificate/, 20_000);
+    await cacard.waitLine(/retrying in \d+ ms attempt=2/, 20_000);
+    expect(cacard.count(/card inserted/)).toBe(0);
+  });
+
+  it("unix socket: cacard vscard --unix PATH to QEMU's path=PATH,server=on", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cacard-unix-"));
+    const path = join(dir, "ccid.sock");
+    try {
+      const args = ["--unix", path];
+      const qargs = await qemuArgsFor(args);
+      expect(qargs).toContain(`socket,id=ccid0,path=${path},server=on,wait=off`);
+      const qemu = startQemu(qargs);
+      await until(() => existsSync(path) || qemu.exited !== null, 20_000, "QEMU's unix socket");
+      const cacard = startCacard(args);
+      await cacard.waitLine(new RegExp(`connected unix:${path} tls=off`));
+      await cacard.waitLine(/card inserted reader=0/);
+    } finally {
+      await killAll();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("QEMU as the client: chardev server=off connects to cacard vscard --listen", async () => {
