@@ -91,7 +91,6 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
 
   #state: VpcdClientState = "idle";
   #socket: Socket | null = null;
-  #decoder: FrameDecoder | null = null;
   #closeCause: CloseCause | null = null;
   #closeError: Error | undefined;
   #wasConnected = false;
@@ -172,7 +171,6 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
 
   #finishStop(): void {
     this.#socket = null;
-    this.#decoder = null;
     this.emit("stopped");
     this.#resolveStopped();
   }
@@ -205,7 +203,6 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
     const socket = new Socket();
     const decoder = new FrameDecoder(this.#maxPendingInput);
     this.#socket = socket;
-    this.#decoder = decoder;
 
     this.#connectTimer = setTimeout(() => {
       this.#connectTimer = null;
@@ -263,7 +260,6 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
     const error = this.#closeError ?? socketError;
     this.#closeError = undefined;
     this.#socket = null;
-    this.#decoder = null;
     this.#closeCause = null;
     if (this.#state === "stopped") return; // stop() finishes the bookkeeping
 

@@ -144,4 +144,27 @@ describe("cacard vpcd", () => {
       await bServer.close();
     }
   }, 30_000);
+
+  it("--trace logs exchanges with VERIFY PIN bytes blanked", async () => {
+    const vpcd = await FakeVpcd.listen();
+    const controller = new AbortController();
+    const { io: cli, stderr } = io(controller.signal);
+    const running = command.run(["--port", String(vpcd.port), "--trace"], cli);
+    try {
+      const conn = await vpcd.connection(0, 10_000);
+      await conn.request(b(0x04));
+      const verify = b(0x00, 0x20, 0x00, 0x00, 0x08, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38);
+      expect(hex((await conn.request(verify)).subarray(-2))).toBe("9000");
+      await until(() => stderr.text().includes("> 0020"), "trace line");
+      expect(stderr.text()).toContain("card 0: get-atr");
+      expect(stderr.text()).toContain("> 00200000082A2A2A2A2A2A2A2A  < 9000");
+      expect(stderr.text()).not.toContain("3132333435363738");
+      controller.abort();
+      expect(await running).toBe(0);
+    } finally {
+      controller.abort();
+      await running.catch(() => 0);
+      await vpcd.close();
+    }
+  }, 30_000);
 });

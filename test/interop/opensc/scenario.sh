@@ -41,7 +41,7 @@ pcscd_start "$W/reader.conf.d" || sb_die "pcscd did not start"
 CACARD=("$NODE_BIN" "$CACARD_CLI")
 
 printf 'hello from cacard over vpcd\n' >"$W/data.txt"
-openssl dgst -sha256 -binary "$W/data.txt" >"$W/data.sha256"
+timeout 10 openssl dgst -sha256 -binary "$W/data.txt" >"$W/data.sha256"
 
 # ---------------------------------------------------------------------------------------------
 # Phase 1: two cards from the passwordless DB, controlled via stdin and signals
@@ -74,9 +74,9 @@ sb_step p11_mechs $T pkcs11-tool -M
 
 sb_step read_cert1 $T pkcs11-tool --read-object --type cert --id 0001 -o "$W/c1.der"
 sb_step read_cert3 $T pkcs11-tool --read-object --type cert --id 0003 -o "$W/c3.der"
-openssl x509 -inform DER -in "$W/c1.der" -pubkey -noout >"$W/p1.pem" 2>/dev/null
-openssl x509 -inform DER -in "$W/c3.der" -pubkey -noout >"$W/p3.pem" 2>/dev/null
-openssl x509 -inform DER -in "$W/c1.der" -noout -subject >"$OUT/cert1_subject.note" 2>&1
+timeout 10 openssl x509 -inform DER -in "$W/c1.der" -pubkey -noout >"$W/p1.pem" 2>/dev/null
+timeout 10 openssl x509 -inform DER -in "$W/c3.der" -pubkey -noout >"$W/p3.pem" 2>/dev/null
+timeout 10 openssl x509 -inform DER -in "$W/c1.der" -noout -subject >"$OUT/cert1_subject.note" 2>&1
 
 # SHA256-RSA-PKCS: the card gets a PKCS#1 v1.5 block built by OpenSC.
 sb_step sign_pkcs $T pkcs11-tool --login --pin "$PIN" --sign -m SHA256-RSA-PKCS --id 0001 \
@@ -128,7 +128,7 @@ pcscd_wait_inserted "Virtual PCD 00 00" 20 3 || sb_log "password card did not ap
 
 sb_step pw_wrong $T pkcs11-tool --login --pin 00000000 -O
 sb_step pw_read_cert $T pkcs11-tool --read-object --type cert --id 0002 -o "$W/pw_c2.der"
-openssl x509 -inform DER -in "$W/pw_c2.der" -pubkey -noout >"$W/pw_p2.pem" 2>/dev/null
+timeout 10 openssl x509 -inform DER -in "$W/pw_c2.der" -pubkey -noout >"$W/pw_p2.pem" 2>/dev/null
 sb_step pw_sign $T pkcs11-tool --login --pin "$PIN" --sign -m SHA256-RSA-PKCS --id 0002 \
   -i "$W/data.txt" -o "$W/pw_sig.bin"
 sb_step pw_verify 20 openssl dgst -sha256 -verify "$W/pw_p2.pem" -signature "$W/pw_sig.bin" "$W/data.txt"
