@@ -310,7 +310,6 @@ export class VscardClient extends ReaderHost {
 /** QEMU connects to us (its chardev has server=off). */
 export class VscardListener extends ReaderHost {
   readonly #opts: VscardListenerOptions;
-  #server: net.Server | null = null;
   #active: net.Socket | null = null;
   #address: string | null = null;
 
@@ -331,7 +330,6 @@ export class VscardListener extends ReaderHost {
     const { endpoint, signal, onEvent } = this.#opts;
     if (signal?.aborted) return;
     const server = net.createServer({ noDelay: true });
-    this.#server = server;
     server.on("connection", (raw) => this.#accept(raw));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
