@@ -87,15 +87,27 @@ export function parsePinTries(value: string | undefined): number | undefined {
   return n;
 }
 
-export async function keyStoreFromOptions(values: CardOptionValues): Promise<KeyStore> {
+/**
+ * Opens the key store the options name. `password` (e.g. from a QEMU-style
+ * secret object) takes the place of --password-file; it is zeroed afterwards.
+ */
+export async function keyStoreFromOptions(values: CardOptionValues, password?: Uint8Array): Promise<KeyStore> {
   const nicknames = values.cert && values.cert.length > 0 ? values.cert : DEFAULT_NICKNAMES;
-  const password = values["password-file"] ? readPasswordFile(values["password-file"]) : undefined;
-  return openKeyStore({ db: values.db ?? sampleDbPath(), nicknames, password });
+  const pw = password ?? (values["password-file"] ? readPasswordFile(values["password-file"]) : undefined);
+  try {
+    return await openKeyStore({ db: values.db ?? sampleDbPath(), nicknames, password: pw });
+  } finally {
+    pw?.fill(0);
+  }
 }
 
-export async function cardFromOptions(values: CardOptionValues, extra: CacCardOptions = {}): Promise<VirtualCard> {
+export async function cardFromOptions(
+  values: CardOptionValues,
+  extra: CacCardOptions = {},
+  password?: Uint8Array,
+): Promise<VirtualCard> {
   const tries = parsePinTries(values["pin-tries"]);
-  const store = await keyStoreFromOptions(values);
+  const store = await keyStoreFromOptions(values, password);
   const options: CacCardOptions = { ...extra };
   if (tries !== undefined) options.pinPolicy = { maxTries: tries };
   if (values.trace && !options.trace) options.trace = stderrTrace;

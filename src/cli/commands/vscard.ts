@@ -6,23 +6,13 @@
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { VirtualReader, type SmartCard } from "../../card/reader.js";
-import { createCacCard } from "../../cac/cac-card.js";
-import { openKeyStore } from "../../keystore/open.js";
 import { AddressError, DEFAULT_HOST, isLoopback, parseHostPort } from "../../backends/vscard/address.js";
 import { VscardClient, VscardListener, type Endpoint } from "../../backends/vscard/client.js";
 import { formatEvent } from "../../backends/vscard/events.js";
 import { loadTlsDir, TlsConfigError, type TlsCredentials } from "../../backends/vscard/tls.js";
 import { SecretError, SecretStore } from "../../secrets/secret.js";
 import type { CliIo, Command } from "../command.js";
-import {
-  CARD_OPTIONS_HELP,
-  DEFAULT_NICKNAMES,
-  cardFromOptions,
-  cardOptionSpec,
-  parsePinTries,
-  sampleDbPath,
-  type CardOptionValues,
-} from "../card-options.js";
+import { CARD_OPTIONS_HELP, cardFromOptions, cardOptionSpec, type CardOptionValues } from "../card-options.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError } from "../errors.js";
 
 export const DEFAULT_READER_NAME = "cacard";
@@ -200,16 +190,7 @@ function secretOrUsage(store: SecretStore, id: string, option: string, utf8: boo
 }
 
 async function buildCard(values: CardOptionValues, password: Uint8Array | undefined): Promise<SmartCard> {
-  if (password === undefined) return cardFromOptions(values);
-  // cardFromOptions only reads --password-file; with --password-secret we open the store ourselves.
-  const tries = parsePinTries(values["pin-tries"]);
-  const nicknames = values.cert && values.cert.length > 0 ? values.cert : DEFAULT_NICKNAMES;
-  try {
-    const store = await openKeyStore({ db: values.db ?? sampleDbPath(), nicknames, password });
-    return createCacCard(store, tries === undefined ? {} : { pinPolicy: { maxTries: tries } });
-  } finally {
-    password.fill(0);
-  }
+  return cardFromOptions(values, {}, password);
 }
 
 function watchStdin(io: CliIo, reader: VirtualReader, stop: () => void, say: (line: string) => void): () => void {
