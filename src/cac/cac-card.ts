@@ -18,7 +18,7 @@ import { EmptyApplet, PassthroughApplet } from "./placeholder.js";
 
 const oid = (hi: number, lo: number) => Uint8Array.of(hi, lo);
 
-export function cacApplets(keyStore: KeyStore): Applet[] {
+export function cacApplets(keyStore: KeyStore, cccCardId?: Uint8Array): Applet[] {
   const n = keyStore.credentials.length;
   if (n > MAX_PKI_APPLETS) {
     throw new KeyStoreError("KEYSTORE_TOO_MANY", `a CAC holds at most ${MAX_PKI_APPLETS} certificates, got ${n}`);
@@ -26,7 +26,7 @@ export function cacApplets(keyStore: KeyStore): Applet[] {
   return [
     ...keyStore.credentials.map((c, i) => new PkiApplet(i, c)),
     new AcaApplet(n),
-    new CccApplet(n),
+    new CccApplet(n, cccCardId),
     new EmptyApplet(AID.EMPTY_02F0, "02F0", []),
     new EmptyApplet(AID.EMPTY_02F1, "02F1", []),
     new EmptyApplet(AID.EMPTY_02F2, "02F2", []),
@@ -50,13 +50,21 @@ export function cardSerial(keyStore: KeyStore): Uint8Array {
   return new Uint8Array(createHash("sha256").update(first.certificate).digest());
 }
 
-export type CacCardOptions = { -readonly [K in keyof Omit<CardOptions, "applets" | "keyStore">]?: CardOptions[K] };
+export type CacCardOptions = { -readonly [K in keyof Omit<CardOptions, "applets" | "keyStore">]?: CardOptions[K] } & {
+  /**
+   * The 14-byte card id in the CCC card identifier (tag F0), which OpenSC
+   * reports as the token serial. Default: libcacard's static id, the same on
+   * every card; give each card of a multi-card setup its own.
+   */
+  cccCardId?: Uint8Array;
+};
 
 export function createCacCard(keyStore: KeyStore, options: CacCardOptions = {}): VirtualCard {
+  const { cccCardId, ...cardOptions } = options;
   return new VirtualCard({
     serial: cardSerial(keyStore),
-    ...options,
-    applets: cacApplets(keyStore),
+    ...cardOptions,
+    applets: cacApplets(keyStore, cccCardId),
     keyStore,
   });
 }

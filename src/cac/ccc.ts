@@ -38,13 +38,13 @@ const CccTag = {
   ERROR_DETECTION: 0xfe,
 } as const;
 
-/**
- * Card identifier: GSC RID, manufacturer 03, card type 02 (JavaCard) and a
- * static 14-byte card id that OpenSC reports as the token serial.
- */
-const CARD_IDENTIFIER = Uint8Array.of(
-  0xa0, 0x00, 0x00, 0x00, 0x79, 0x03, 0x02, 0x40, 0x70, 0x50, 0x72, 0x36, 0x0e, 0x00, 0x00, 0x58, 0xbd, 0x00,
-  0x2c, 0x19, 0xb5,
+/** Card identifier prefix: GSC RID, manufacturer 03, card type 02 (JavaCard). */
+const CARD_IDENTIFIER_PREFIX = Uint8Array.of(0xa0, 0x00, 0x00, 0x00, 0x79, 0x03, 0x02);
+/** Length of the card id that follows the prefix; OpenSC reports it as the token serial. */
+export const CCC_CARD_ID_LENGTH = 14;
+/** libcacard's static card id: the same on every libcacard card. */
+export const LIBCACARD_CARD_ID = Uint8Array.of(
+  0x40, 0x70, 0x50, 0x72, 0x36, 0x0e, 0x00, 0x00, 0x58, 0xbd, 0x00, 0x2c, 0x19, 0xb5,
 );
 const CC_VERSION = 0x21;
 const GRAMMAR_VERSION = 0x21;
@@ -84,14 +84,17 @@ const STATIC_URLS: readonly Uint8Array[] = [
 /** Access control rule table reference: the ACA AID, zero padded to 17 bytes. */
 const ACR_TABLE = concatBytes(Uint8Array.of(AID.ACA.length), AID.ACA, new Uint8Array(9));
 
-export function cccMembers(pkiCount: number): SimpleTlvItem[] {
+export function cccMembers(pkiCount: number, cardId: Uint8Array = LIBCACARD_CARD_ID): SimpleTlvItem[] {
+  if (cardId.length !== CCC_CARD_ID_LENGTH) {
+    throw new RangeError(`the CCC card id has ${CCC_CARD_ID_LENGTH} bytes, got ${cardId.length}`);
+  }
   const m = (tag: number, value: Uint8Array | number[]): SimpleTlvItem => ({
     tag,
     value: value instanceof Uint8Array ? value : Uint8Array.from(value),
   });
   const pkiUrls = Array.from({ length: pkiCount }, (_, i) => cardUrl(CAC_RID, APP_PKI, 0x01, i, [0x01, i]));
   return [
-    m(CccTag.CARD_IDENTIFIER, CARD_IDENTIFIER),
+    m(CccTag.CARD_IDENTIFIER, concatBytes(CARD_IDENTIFIER_PREFIX, cardId)),
     m(CccTag.CC_VERSION, [CC_VERSION]),
     m(CccTag.GRAMMAR_VERSION, [GRAMMAR_VERSION]),
     ...STATIC_URLS.map((url) => m(CccTag.CARD_URL, url)),
@@ -112,9 +115,10 @@ export class CccApplet extends ReadableCacApplet {
   readonly properties: PropertyLists;
   readonly #files: ObjectFiles;
 
-  constructor(pkiCount: number) {
+  /** `cardId`: 14 bytes for the card identifier; default libcacard's static id. */
+  constructor(pkiCount: number, cardId?: Uint8Array) {
     super({ aid: AID.CCC, name: "CCC", objectIds: [CCC_OID] });
-    this.#files = objectFiles(cccMembers(pkiCount));
+    this.#files = objectFiles(cccMembers(pkiCount, cardId));
     // The TV object has only OID and buffer properties (0x0B), no 26 01 01.
     this.properties = propertyLists(
       [

@@ -435,3 +435,16 @@ describe("host faults never escape transmit", () => {
     expect(warnings.join()).not.toMatch(/3132333435363738|12345678/);
   });
 });
+
+describe("card identity for multi-card setups", () => {
+  it("the CCC card id (OpenSC's token serial) can be set per card; default is libcacard's", () => {
+    const id = Uint8Array.from({ length: 14 }, (_, i) => i + 1);
+    card = createCacCard(memoryStore(), { cccCardId: id, serial: new Uint8Array(32).fill(0xab) });
+    select(AIDS.CCC);
+    expect(tx("8052000202020707")).toBe("A0000000790302" + "9000");
+    expect(tx("805200090202 0E0E".replace(" ", ""))).toBe(toHex(id) + "9000");
+    select(AIDS.GP);
+    expect(tx("00CA9F7F00").slice(30, 42)).toBe("ABABABABABAB");
+    expect(() => createCacCard(memoryStore(), { cccCardId: new Uint8Array(3) })).toThrow(RangeError);
+  });
+});
