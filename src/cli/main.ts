@@ -3,7 +3,6 @@
  * `cacard` entry point: dispatches to one module per command. Errors are one
  * line on stderr; exit 2 for usage errors, 1 for anything else.
  */
-import "reflect-metadata"; // @peculiar/x509 v2 needs it before first use
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Command, CliIo } from "./command.js";

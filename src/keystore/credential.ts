@@ -2,10 +2,14 @@
  * Turning certificate DER into a Credential: subject text for humans and the
  * RSA modulus size for the PKI applet's properties (libcacard's
  * vcard_emul_rsa_bits = SECKEY_PublicKeyStrengthInBits of the cert's key).
+ *
+ * This runs on every card start, so it uses node:crypto's X509Certificate
+ * (OpenSSL, native): loading @peculiar/x509 and its ASN.1 stack costs about
+ * 80 ms and 8 MB before the first certificate is even parsed, which alone
+ * would break the 250 ms start-to-ATR budget. @peculiar/x509 is used where a
+ * full certificate model is shown to people (`cacard info`, `cacard demo`).
  */
-import "reflect-metadata"; // @peculiar/x509 needs it loaded before it
-import { X509Certificate } from "@peculiar/x509";
-import { createPublicKey } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import { rsaModulusOf } from "./rsa-ring.js";
 import { KeyStoreError, type Credential } from "./types.js";
 
@@ -24,7 +28,8 @@ export function parseCertificate(nickname: string, der: Uint8Array, source: stri
   let subject: string;
   try {
     cert = new X509Certificate(der);
-    subject = cert.subject;
+    // OpenSSL lists the RDNs one per line, in DER order, as @peculiar/x509 does with ", ".
+    subject = cert.subject.split("\n").join(", ");
   } catch {
     throw new KeyStoreError("KEYSTORE_CORRUPT", `${source} is not a readable X.509 certificate`);
   }
@@ -41,8 +46,7 @@ export function parseCertificate(nickname: string, der: Uint8Array, source: stri
 /** The RSA modulus of the certificate's key; null for other (or unknown) key types. */
 function certificateRsaModulus(cert: X509Certificate): Uint8Array | null {
   try {
-    const spki = Buffer.from(cert.publicKey.rawData);
-    return rsaModulusOf(createPublicKey({ key: spki, format: "der", type: "spki" }));
+    return rsaModulusOf(cert.publicKey);
   } catch {
     // A key node cannot load (unknown type, or damaged) is unusable for RSA: 0 bits.
     return null;

@@ -5,6 +5,7 @@
  */
 import { createHash, constants, publicDecrypt, X509Certificate } from "node:crypto";
 import { parseArgs } from "node:util";
+import "reflect-metadata"; // @peculiar/x509 v2 needs it loaded first
 import * as x509 from "@peculiar/x509";
 import { AID } from "../../cac/aids.js";
 import { CacClient } from "../../client/cac-client.js";

@@ -1,9 +1,15 @@
 /** `cacard info`: what card the options describe (no secrets printed). */
 import { parseArgs } from "node:util";
+import "reflect-metadata"; // @peculiar/x509 v2 needs it loaded first
+import { X509Certificate } from "@peculiar/x509";
 import { toHex } from "../../util/bytes.js";
 import type { Command } from "../command.js";
 import { CARD_OPTIONS_HELP, cardFromOptions, cardOptionSpec } from "../card-options.js";
 import { EXIT_OK, UsageError } from "../errors.js";
+
+function day(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
 
 export const command: Command = {
   name: "info",
@@ -11,7 +17,8 @@ export const command: Command = {
   help: `Usage: cacard info [card options]
 
 Prints the ATR, the card serial (SHA-256 of certificate 0, as libcacard), the
-key store and, per PKI slot, the nickname, subject and RSA key size.
+key store and, per PKI slot, the nickname, subject, RSA key size, issuer,
+certificate serial number and validity.
 
 ${CARD_OPTIONS_HELP}
 `,
@@ -30,9 +37,13 @@ ${CARD_OPTIONS_HELP}
       `Serial:    ${toHex(card.serial)}`,
       `Key store: ${store.kind} ${store.location}`,
       `Login:     ${login}`,
-      ...store.credentials.map(
-        (c, i) => `PKI ${i}:     ${c.nickname}  ${c.subject}  RSA ${c.keyBits > 0 ? c.keyBits : "?"}`,
-      ),
+      ...store.credentials.flatMap((c, i) => {
+        const cert = new X509Certificate(c.certificate);
+        return [
+          `PKI ${i}:     ${c.nickname}  ${c.subject}  RSA ${c.keyBits > 0 ? c.keyBits : "?"}`,
+          `           issuer ${cert.issuer}, serial ${cert.serialNumber}, valid ${day(cert.notBefore)} to ${day(cert.notAfter)}`,
+        ];
+      }),
     ];
     io.stdout.write(out.join("\n") + "\n");
     return EXIT_OK;
