@@ -7,7 +7,8 @@
  * before the promise resolves, and the KeyStore it returns is fully
  * synchronous (openKeys, rsaPrivate, …), as the card's transmit path needs.
  */
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import { isDirectory, pathExists } from "../util/fs.js";
 import { extname } from "node:path";
 import { isLegacyNssDirectory, isNssDirectory, nssDirectory, readNssDbFiles } from "./nss/db-files.js";
 import { buildNssKeyStore } from "./nss/nss-store.js";
@@ -43,7 +44,7 @@ function detectKind(db: string): "nss" | "pem" {
   const dir = nssDirectory(db);
   if (db.startsWith(SQL_PREFIX)) return "nss";
   if (!isDirectory(dir)) {
-    const what = exists(dir) ? "is not a directory" : "does not exist";
+    const what = pathExists(dir) ? "is not a directory" : "does not exist";
     throw new KeyStoreError("KEYSTORE_NOT_FOUND", `key store directory ${dir} ${what}`);
   }
   if (isNssDirectory(dir) || isLegacyNssDirectory(dir)) return "nss";
@@ -62,19 +63,4 @@ function hasCertificateFiles(dir: string): boolean {
   }
 }
 
-function exists(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}

@@ -13,18 +13,8 @@ import { derivePassKey } from "../../src/keystore/nss/password.js";
 import { rsaModulusOf } from "../../src/keystore/rsa-ring.js";
 import { readBdbHashItems } from "./helpers/bdb.js";
 import { exportCertificate, HAVE_CERTUTIL, IN_CI, makeNssDb, mergeIntoSqlDb } from "./helpers/certutil.js";
-import { fingerprint, makeTempDir, utf8 } from "./helpers/fixtures.js";
+import { fingerprint, makeTempDir, utf8, rejection } from "./helpers/fixtures.js";
 import { certModulus, operand, publicRaw, roundTrips } from "./helpers/rsa.js";
-
-async function rejection(p: Promise<unknown>): Promise<KeyStoreError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof KeyStoreError) return err;
-    throw err;
-  }
-  throw new Error("expected a KeyStoreError");
-}
 
 it("has certutil when running in CI", () => {
   if (IN_CI) expect(HAVE_CERTUTIL, "certutil (libnss3-tools) must be installed in CI").toBe(true);

@@ -7,7 +7,7 @@ import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyStoreError, openKeyStore, type KeyStore } from "../../src/keystore/index.js";
-import { makeTempDir, NICKNAMES, SAMPLE_NSS, utf8 } from "./helpers/fixtures.js";
+import { makeTempDir, NICKNAMES, SAMPLE_NSS, utf8, rejection } from "./helpers/fixtures.js";
 import { editDb, rewriteKey4, type RewriteScheme } from "./helpers/key4-rewrite.js";
 import { operand } from "./helpers/rsa.js";
 
@@ -38,16 +38,6 @@ function dbWithCert9(cert9: Uint8Array): string {
 
 const sampleCert9 = () => new Uint8Array(readFileSync(join(SAMPLE_NSS, "cert9.db")));
 const sampleKey4 = () => new Uint8Array(readFileSync(join(SAMPLE_NSS, "key4.db")));
-
-async function rejection(p: Promise<unknown>): Promise<KeyStoreError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof KeyStoreError) return err;
-    throw err;
-  }
-  throw new Error("expected a KeyStoreError");
-}
 
 /** The store's keys give the same raw RSA results as the reference sample's. */
 function sameKeysAsReference(store: KeyStore, pin?: Uint8Array): void {

@@ -18,20 +18,11 @@ import {
   SAMPLE_PASSWORD,
   SAMPLE_PEM,
   utf8,
+  rejection,
 } from "./helpers/fixtures.js";
 import { operand, pkcs1Sha256Block, publicRaw, roundTrips } from "./helpers/rsa.js";
 
 const PW = utf8(SAMPLE_PASSWORD);
-
-async function rejection(p: Promise<unknown>): Promise<KeyStoreError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof KeyStoreError) return err;
-    throw err;
-  }
-  throw new Error("expected a KeyStoreError");
-}
 
 describe("NSS DB without a password (certs-sample/nssdb)", () => {
   let store: KeyStore;

@@ -3,17 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyStoreError, openKeyStore, openNssKeyStore } from "../../src/keystore/index.js";
-import { copyStore, makeTempDir, NICKNAMES, SAMPLE_NSS, SAMPLE_PEM } from "./helpers/fixtures.js";
-
-async function rejection(p: Promise<unknown>): Promise<KeyStoreError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof KeyStoreError) return err;
-    throw err;
-  }
-  throw new Error("expected a KeyStoreError");
-}
+import { copyStore, makeTempDir, NICKNAMES, SAMPLE_NSS, SAMPLE_PEM, rejection } from "./helpers/fixtures.js";
 
 let tmp: { dir: string; cleanup: () => void };
 beforeAll(() => {

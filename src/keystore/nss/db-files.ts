@@ -6,6 +6,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { isDirectory, isFile } from "../../util/fs.js";
 import { KeyStoreError } from "../types.js";
 
 export const CERT_DB_FILE = "cert9.db";
@@ -102,18 +103,4 @@ function readDbFile(path: string): Uint8Array {
   }
 }
 
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
 
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}

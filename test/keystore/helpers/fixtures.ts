@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { KeyStoreError } from "../../../src/keystore/types.js";
 import { fileURLToPath } from "node:url";
 
 export const REPO = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
@@ -48,4 +49,15 @@ export function pemCertificateDer(path: string): Uint8Array {
   const text = readFileSync(path, "utf8");
   const body = text.replace(/-----(BEGIN|END) CERTIFICATE-----/g, "").replace(/\s+/g, "");
   return new Uint8Array(Buffer.from(body, "base64"));
+}
+
+/** Awaits a promise that must reject with a KeyStoreError, and returns that error. */
+export async function rejection(p: Promise<unknown>): Promise<KeyStoreError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof KeyStoreError) return err;
+    throw err;
+  }
+  throw new Error("expected a KeyStoreError");
 }
