@@ -7,8 +7,8 @@
  * CACARD_KEEP_INTEROP=1 keeps the output directory (logs of every step).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { X509Certificate } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { X509Certificate, createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import {
@@ -66,7 +66,7 @@ if (gate.skip) {
       });
       r = new StepResults(out);
       const stats = apduStats(r.file("pcscd.log"));
-      const timing = ["name", "p15_dump", "p11_objects", "sign_pkcs", "decrypt", "selftest", "inserted_slots"]
+      const timing = ["name", "p15_dump", "p11_objects", "sign_pkcs", "decrypt", "selftest", "inserted_slots", "pw_p15_dump", "pw_decrypt"]
         .map((s) => `${s} ${r.seconds(s)}s`)
         .join(", ");
       console.log(
@@ -240,6 +240,43 @@ if (gate.skip) {
       ok("pw_sign");
       ok("pw_verify");
       expect(r.out("pw_verify")).toContain("Verified OK");
+    });
+
+    it("the password card runs from a read-only copy of nssdb-pw (chmod a-w + read-only bind mount)", () => {
+      expect(r.note("ro_mount")).toMatch(/(^|,)ro(,|$)/);
+      expect(r.rc("ro_write_probe"), "writing into the copy must fail").not.toBe(0);
+      expect(r.err("ro_write_probe")).toMatch(/Read-only file system/);
+      // The copy is the repository's database, byte for byte.
+      const dir = join(REPO_ROOT, "certs-sample", "nssdb-pw");
+      const repoHashes = readdirSync(dir)
+        .sort()
+        .map((f) => `${createHash("sha256").update(readFileSync(join(dir, f))).digest("hex")}  ./${f}`)
+        .join("\n");
+      expect(r.file("ro_before.sha256").trim()).toBe(repoHashes);
+    });
+
+    it("a full OpenSC session (pkcs15-tool -D, login, sign, decrypt) works from the read-only copy", () => {
+      ok("pw_p15_dump");
+      expect(r.out("pw_p15_dump").match(/Private RSA Key \[/g)).toHaveLength(3);
+      expect(r.out("pw_p15_dump").match(/X\.509 Certificate \[/g)).toHaveLength(3);
+      ok("pw_sign");
+      ok("pw_verify");
+      ok("pw_encrypt");
+      ok("pw_decrypt");
+      ok("pw_decrypt_cmp");
+      expect(r.file("cacard2.log")).not.toMatch(/warning|error/i);
+    });
+
+    it("the session leaves the NSS databases unmodified: same bytes, modes and times, no new file", () => {
+      for (const db of ["ro", "nssdb"]) {
+        const hashesBefore = r.file(`${db}_before.sha256`);
+        const listBefore = r.file(`${db}_before.list`);
+        expect(hashesBefore.trim().split("\n"), `${db}: cert9.db, key4.db, pkcs11.txt`).toHaveLength(3);
+        expect(r.file(`${db}_after.sha256`), `${db}: file contents`).toBe(hashesBefore);
+        expect(r.file(`${db}_after.list`), `${db}: entries, sizes, modes, mtimes, ctimes`).toBe(listBefore);
+      }
+      // The listing covers every entry, the directory itself included: nothing was added.
+      expect(r.file("ro_after.list").trim().split("\n")).toHaveLength(4);
     });
 
     it("cacard vpcd exits 0 on SIGTERM", () => {

@@ -40,6 +40,14 @@ pcscd_start "$W/reader.conf.d" || sb_die "pcscd did not start"
 
 CACARD=("$NODE_BIN" "$CACARD_CLI")
 
+# db_state DIR NAME: sha256 of every file and a listing (type, size, mode, mtime, ctime) of
+# everything in DIR, hidden entries included, for a before/after comparison by the test.
+db_state() {
+  (cd "$1" && find . -type f -exec sha256sum {} + | sort -k2) >"$OUT/$2.sha256"
+  (cd "$1" && find . -printf '%p %y %s %m %T@ %C@\n' | sort) >"$OUT/$2.list"
+}
+db_state "$REPO/certs-sample/nssdb" nssdb_before
+
 printf 'hello from cacard over vpcd\n' >"$W/data.txt"
 timeout 10 openssl dgst -sha256 -binary "$W/data.txt" >"$W/data.sha256"
 
@@ -117,25 +125,46 @@ exec 7>&-
 sb_stop cacard 10
 sb_note cacard_exit "$SB_LAST_RC"
 cp "$SB_DIR/cacard.log" "$OUT/cacard1.log"
+db_state "$REPO/certs-sample/nssdb" nssdb_after
 
 # ---------------------------------------------------------------------------------------------
-# Phase 2: the DB with a password; the password is the PIN
+# Phase 2: the DB with a password; the password is the PIN. The card runs from a read-only
+# copy (chmod a-w, and a read-only bind mount in this mount namespace, since root ignores
+# file modes): a whole OpenSC session must leave every byte, mode and time as it was and
+# add no file (no lock, journal or -wal file).
 # ---------------------------------------------------------------------------------------------
 printf '%s\n' "$PIN" >"$W/password.txt"
 chmod 600 "$W/password.txt"
-sb_start cacard_pw "${CACARD[@]}" vpcd --db "$REPO/certs-sample/nssdb-pw" --password-file "$W/password.txt"
+RO="$W/nssdb-ro"
+cp -r "$REPO/certs-sample/nssdb-pw" "$RO" && chmod -R a-w "$RO" || sb_die "cannot copy nssdb-pw"
+if mount --bind "$RO" "$RO" && mount -o remount,bind,ro "$RO"; then
+  sb_note ro_mount "$(findmnt -n -o OPTIONS --target "$RO" 2>/dev/null || echo mounted)"
+else
+  sb_note ro_mount "failed"
+fi
+sb_step ro_write_probe 5 touch "$RO/probe" # must fail: read-only file system
+db_state "$RO" ro_before
+
+sb_start cacard_pw "${CACARD[@]}" vpcd --db "$RO" --password-file "$W/password.txt"
 pcscd_wait_inserted "Virtual PCD 00 00" 20 3 || sb_log "password card did not appear"
 
+sb_step pw_p15_dump $T pkcs15-tool -D
 sb_step pw_wrong $T pkcs11-tool --login --pin 00000000 -O
 sb_step pw_read_cert $T pkcs11-tool --read-object --type cert --id 0002 -o "$W/pw_c2.der"
 timeout 10 openssl x509 -inform DER -in "$W/pw_c2.der" -pubkey -noout >"$W/pw_p2.pem" 2>/dev/null
 sb_step pw_sign $T pkcs11-tool --login --pin "$PIN" --sign -m SHA256-RSA-PKCS --id 0002 \
   -i "$W/data.txt" -o "$W/pw_sig.bin"
 sb_step pw_verify 20 openssl dgst -sha256 -verify "$W/pw_p2.pem" -signature "$W/pw_sig.bin" "$W/data.txt"
+# Decryption with key 3 (same keys as nssdb; its public key was read off the card in phase 1).
+sb_step pw_encrypt 20 openssl pkeyutl -encrypt -pubin -inkey "$W/p3.pem" -in "$W/data.txt" -out "$W/pw_enc.bin"
+sb_step pw_decrypt $T pkcs11-tool --login --pin "$PIN" --decrypt -m RSA-PKCS --id 0003 \
+  -i "$W/pw_enc.bin" -o "$W/pw_dec.bin"
+sb_step pw_decrypt_cmp 5 cmp "$W/data.txt" "$W/pw_dec.bin"
 
 sb_stop cacard_pw 10
 sb_note cacard_pw_exit "$SB_LAST_RC"
 cp "$SB_DIR/cacard_pw.log" "$OUT/cacard2.log"
+db_state "$RO" ro_after
 
 sb_stop pcscd 10
 cp "$SB_DIR/pcscd.log" "$OUT/pcscd.log"
