@@ -1,0 +1,129 @@
+/**
+ * Fault: pcscd is SIGKILLed in the middle of an OpenSC session while
+ * `cacard vpcd` is connected, and restarted a few seconds later. cacard must
+ * notice, retry with growing (capped, jittered) delays, reconnect, and serve
+ * OpenSC again: `opensc-tool -n` and a pkcs11-tool signature that openssl
+ * verifies. Real pcscd + vsmartcard-vpcd in private namespaces
+ * (pcscd-restart.sh); ~20 s.
+ *
+ * Skips when the tools are missing, unless CI=true, where that is a failure.
+ * CACARD_KEEP_INTEROP=1 keeps the output directory.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { BUILT_CLI, REPO_ROOT, StepResults, interopGate, runInNamespace, type NamespaceRunResult } from "../lib/namespace.js";
+import { DEFAULT_BACKOFF } from "../../../src/backends/vpcd/protocol.js";
+
+const VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
+const SCENARIO = resolve(__dirname, "pcscd-restart.sh");
+const RUN_LIMIT_MS = 120_000;
+
+const gate = interopGate({
+  tools: ["pcscd", "opensc-tool", "pkcs11-tool", "openssl", "ip", "timeout"],
+  files: [VPCD_DRIVER],
+  namespaces: true,
+});
+
+const title = "fault: pcscd killed mid-session and restarted (cacard vpcd reconnects)";
+
+if (gate.skip) {
+  describe.skip(`${title} — skipped, ${gate.reason}`, () => {
+    it("needs pcscd, vsmartcard-vpcd, opensc and root namespaces", () => {});
+  });
+} else {
+  describe(title, () => {
+    if (gate.fail) {
+      it("has its prerequisites (CI=true: missing tools are a failure)", () => {
+        throw new Error(`pcscd fault prerequisites ${gate.reason}`);
+      });
+      return;
+    }
+
+    let out = "";
+    let work = "";
+    let run: NamespaceRunResult;
+    let r: StepResults;
+
+    beforeAll(async () => {
+      if (!existsSync(BUILT_CLI)) throw new Error(`${BUILT_CLI} is missing: build first (npm test runs tsc)`);
+      out = mkdtempSync(join(tmpdir(), "cacard-fault-pcscd-out-"));
+      work = mkdtempSync(join(tmpdir(), "cacard-fault-pcscd-work-"));
+      run = await runInNamespace({
+        script: SCENARIO,
+        args: [out, work],
+        env: { REPO: REPO_ROOT, NODE_BIN: process.execPath, CACARD_CLI: BUILT_CLI },
+        timeoutMs: RUN_LIMIT_MS,
+      });
+      r = new StepResults(out);
+      console.log(
+        `[pcscd fault] ${(run.durationMs / 1000).toFixed(1)} s; killed after ${r.note("apdus_before_kill")} APDUs; ` +
+          `card back ${(Number(r.note("reinserted_at")) - Number(r.note("restarted_at"))).toFixed(2)} s after the restart; ` +
+          `sign ${r.seconds("after_sign")} s; output ${out}`,
+      );
+    }, RUN_LIMIT_MS + 30_000);
+
+    afterAll(() => {
+      if (work) rmSync(work, { recursive: true, force: true });
+      if (out && process.env.CACARD_KEEP_INTEROP !== "1") rmSync(out, { recursive: true, force: true });
+    });
+
+    const ok = (step: string) => expect(r.rc(step), r.describe(step)).toBe(0);
+    const cacardLog = () => r.file("cacard.log");
+
+    it("runs inside its namespace within the time limit", () => {
+      expect(run.timedOut, run.stderr).toBe(false);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toContain("scenario done");
+    });
+
+    it("pcscd was SIGKILLed while an OpenSC session was running", () => {
+      ok("before_name");
+      expect(r.note("pcscd_kill_status")).toBe("137"); // 128 + SIGKILL
+      expect(r.note("victim_done_before_kill")).toBe("no");
+      expect(Number(r.note("apdus_before_kill"))).toBeGreaterThanOrEqual(40);
+      // The interrupted session failed (or was cut short); it did not hang past its limit.
+      expect(r.rc("victim")).not.toBe(124);
+      expect(r.rc("victim")).not.toBe(0);
+    });
+
+    it("cacard noticed the drop and retried with growing delays, within the backoff policy", () => {
+      const log = cacardLog();
+      const dropped = log.indexOf("card 0: disconnected (closed by vpcd)");
+      expect(dropped, log).toBeGreaterThan(0);
+      const after = log.slice(dropped);
+      // --verbose: every attempt and every scheduled retry.
+      const delays = [...after.matchAll(/card 0: retry in (\d+) ms/g)].map((m) => Number(m[1]));
+      const attempts = [...after.matchAll(/card 0: connecting to 127\.0\.0\.1:35963 \(attempt (\d+)\)/g)].map((m) => Number(m[1]));
+      expect(after).toMatch(/card 0: disconnected \(connect failed \(ECONNREFUSED\)\)/);
+      // A 2+ s outage: 100, 200, 400, 800 ms (each up to 20 % less), ... = at least 4 retries.
+      expect(delays.length, after).toBeGreaterThanOrEqual(4);
+      delays.forEach((d, k) => {
+        const base = Math.min(DEFAULT_BACKOFF.maxMs, DEFAULT_BACKOFF.initialMs * DEFAULT_BACKOFF.factor ** k);
+        expect(d, `retry ${k}`).toBeLessThanOrEqual(base);
+        expect(d, `retry ${k}`).toBeGreaterThanOrEqual(Math.floor(base * (1 - DEFAULT_BACKOFF.jitter)));
+      });
+      expect(Math.max(...delays)).toBeLessThanOrEqual(DEFAULT_BACKOFF.maxMs);
+      // Attempts count up while refused (the count of failures since the last good session).
+      expect(attempts.slice(0, 4)).toEqual([1, 2, 3, 4]);
+      expect(attempts.length).toBe(delays.length);
+      expect(log.match(/connected to vpcd at 127\.0\.0\.1:35963/g)?.length).toBeGreaterThanOrEqual(2);
+      expect(log).not.toMatch(/Error:|at .*\.js:\d+/); // no stack trace
+    });
+
+    it("the card is back: opensc-tool -n and a pkcs11-tool signature that openssl verifies", () => {
+      ok("after_name");
+      expect(r.out("after_name").trim()).toBe("Common Access Card (CAC)");
+      ok("after_sign");
+      ok("after_verify");
+      expect(r.out("after_verify")).toContain("Verified OK");
+      expect(r.file("pcscd2.log")).toContain("Card inserted into Virtual PCD 00 00");
+    });
+
+    it("cacard vpcd still exits 0 on SIGTERM", () => {
+      expect(r.note("cacard_exit")).toBe("0");
+      expect(cacardLog()).toContain("cacard vpcd: stopped");
+    });
+  });
+}
