@@ -1,176 +1,651 @@
 /**
- * `npm run bench`: cacard's APDU throughput, side by side with libcacard and
- * `openssl speed` measured in the same run. Ratios are the headline; each
- * figure is the median of several runs. Writes bench/results/latest.{md,json}.
+ * `npm run bench`: cacard side by side with libcacard and with `openssl
+ * speed`, all measured in the same run on the same machine. Ratios are the
+ * headline; every figure is the median of several runs. Writes
+ * bench/results/latest.{md,json}. docs/performance.md explains each figure.
  *
- * Two views:
- *  - in-process: operations per second through VirtualCard.transmit;
- *  - line protocol: the same APDU script piped through `cacard apdu` and
- *    through test/harness/cacard-ref (libcacard), so both pay the same hex
- *    I/O; process start-up is measured separately and subtracted.
+ * Sections (BENCH_SECTIONS, comma separated; default all):
+ *   inprocess  cacard's VirtualCard.transmit vs libcacard's vreader_xfr_bytes
+ *              (bench/libcacard/bench-libcacard.c), same APDUs, runs
+ *              interleaved; SIGN RSA-2048/3072/4096 vs `openssl speed`
+ *   startup    process start to ATR (`cacard apdu` vs test/harness/cacard-ref)
+ *              and the RSS of that process
+ *   rss        RSS with 1 and 100 cards in one process, both implementations
+ *   vscard     VSCard round trips/s against a fake QEMU host, 1 and 100 readers
+ *   vpcd       pkcs15-tool -D and per-APDU latency through pcscd + vpcd
+ *              (root + namespaces), with and without a `quickack 1` route
+ *
+ * Environment: BENCH_RUNS (runs per figure, default 5), BENCH_SECONDS
+ * (length of one throughput run, default 0.5), BENCH_STARTS (process starts,
+ * default 10), BENCH_OUT (result file stem, default "latest"), BENCH_VERBOSE,
+ * BENCH_UPDATE_DOCS=1 (also copy the tables into docs/performance.md, between
+ * its `<!-- bench:begin -->` and `<!-- bench:end -->` markers).
  */
 import "reflect-metadata";
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { openKeyStore } from "../src/keystore/open.js";
 import { createCacCard } from "../src/cac/cac-card.js";
 import type { VirtualCard } from "../src/card/card.js";
-import { fromHex, toHex } from "../src/util/bytes.js";
+import { fromHex } from "../src/util/bytes.js";
+import { apduOps, signOp, type Op } from "./lib/ops.js";
+import { checkCacard, runCacard } from "./lib/inprocess.js";
+import { LibcacardBench, buildC } from "./lib/native.js";
+import { KEY_SIZES, haveCertutil, makeKeyDb, type KeyDb } from "./lib/keydb.js";
+import { opensslRsaSign, opensslVersion } from "./lib/openssl.js";
+import { startToAtr, type StartSample } from "./lib/startup.js";
+import { measureVscard } from "./lib/vscard-host.js";
+import { runVpcd, type VpcdResult } from "./lib/vpcd.js";
+import { CLI, DIST_BENCH, RESULTS_DIR, ROOT, SAMPLE_DB } from "./lib/paths.js";
+import { fmt, log, measured, median, spread, type Measured } from "./lib/stats.js";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const DB = join(ROOT, "certs-sample/nssdb");
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 0.5);
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
+const SECONDS = Math.max(0.05, Number(process.env.BENCH_SECONDS ?? 0.5));
+const STARTS = Math.max(1, Number(process.env.BENCH_STARTS ?? 10));
+const OUT = process.env.BENCH_OUT ?? "latest";
+const ALL_SECTIONS = ["inprocess", "startup", "rss", "vscard", "vpcd"] as const;
+type Section = (typeof ALL_SECTIONS)[number];
+const SECTIONS = new Set<string>((process.env.BENCH_SECTIONS ?? ALL_SECTIONS.join(",")).split(",").map((s) => s.trim()));
+const on = (s: Section) => SECTIONS.has(s);
 
-/** One benchmarked operation: the APDUs of one logical operation. */
-interface Op {
+/** The issue's targets. */
+const TARGETS = {
+  signVsOpenssl: 0.9,
+  apduVsLibcacard: 1.5,
+  vscardOneReader: 20_000,
+  startToAtrMs: 250,
+  rssOneCardMB: 80,
+  rssHundredCardsMB: 200,
+};
+
+const MB = 1e6;
+
+// ---- result model -------------------------------------------------------
+
+interface OpRow {
+  id: string;
   name: string;
-  setup: string[];
-  apdus: string[];
+  kind: "apdu" | "sign";
+  bits?: number;
+  apdusPerOp: number;
+  cacard: Measured;
+  libcacard: Measured | null;
+  /** Median of the per-run ratios cacard / libcacard (runs are interleaved). */
+  ratio: number | null;
+  openssl?: Measured | null;
+  /** Median of per-run cacard / openssl. */
+  vsOpenssl?: number | null;
+  libcacardVsOpenssl?: number | null;
+  repliesMatch: boolean | null;
+  mismatch?: string;
 }
 
-const SIGN_BLOCK =
-  "0001" + "FF".repeat(256 - 3 - 51) + "00" + "3031300D060960864801650304020105000420" + "5A".repeat(32);
+interface Target {
+  what: string;
+  figure: string;
+  value: number | null;
+  target: string;
+  pass: boolean | null;
+  /** How far from the target: value / threshold (for ≥) or threshold / value (for ≤). */
+  margin: number | null;
+  note?: string;
+}
 
-function readCertOps(certLength: number): string[] {
-  // OpenSC style: length of both buffers, then 240-byte chunks of the value buffer.
-  const out = ["8052000002010202", "805200020201 0A0A".replace(" ", ""), "8052000002020202"];
-  const total = certLength + 3;
-  const h = (x: number) => x.toString(16).padStart(2, "0").toUpperCase();
-  for (let off = 2; off < total; off += 240) {
-    const n = Math.min(240, total - off);
-    out.push(`8052${h(off >> 8)}${h(off & 0xff)}0202${h(n)}${h(n)}`);
+interface Results {
+  date: string;
+  machine: Record<string, unknown>;
+  settings: Record<string, unknown>;
+  targets: Target[];
+  inprocess: { rows: OpRow[]; note?: string } | { skipped: string };
+  startup: Record<string, unknown> | { skipped: string };
+  rss: Record<string, unknown> | { skipped: string };
+  vscard: Record<string, unknown> | { skipped: string };
+  vpcd: VpcdResult | { skipped: string };
+  notes: string[];
+  durationS: number;
+}
+
+const notes: string[] = [];
+
+function note(text: string): void {
+  notes.push(text);
+  log(`NOTE: ${text}`);
+}
+
+// ---- in-process ---------------------------------------------------------
+
+async function loadCard(db: string): Promise<VirtualCard> {
+  return createCacCard(await openKeyStore({ db, nicknames: ["cert1", "cert2", "cert3"] }), { libcacardStrict: true });
+}
+
+async function sectionInprocess(libBinary: string | null, libReason: string): Promise<Results["inprocess"]> {
+  const sample = await loadCard(SAMPLE_DB);
+  let keyDb: KeyDb | null = null;
+  let keyCard: VirtualCard | null = null;
+  const ops: { op: Op; card: VirtualCard; db: string }[] = apduOps(sample).map((op) => ({ op, card: sample, db: SAMPLE_DB }));
+  if (haveCertutil()) {
+    const t = performance.now();
+    keyDb = makeKeyDb();
+    log(`NSS DB with RSA-2048/3072/4096 keys made by certutil in ${((performance.now() - t) / 1000).toFixed(1)} s: ${keyDb.dir}`);
+    keyCard = await loadCard(keyDb.dir);
+    for (const bits of KEY_SIZES) ops.push({ op: signOp(keyCard, keyDb.pkiIndex(bits), bits), card: keyCard, db: keyDb.dir });
+  } else {
+    note("certutil not found (libnss3-tools): SIGN is measured with RSA-2048 from certs-sample only; no 3072/4096");
+    ops.push({ op: signOp(sample, 0, 2048), card: sample, db: SAMPLE_DB });
   }
+  try {
+    // libcacard: one process per database, both driven line by line.
+    const libs = new Map<string, LibcacardBench>();
+    if (libBinary) {
+      for (const db of new Set(ops.map((o) => o.db))) libs.set(db, await LibcacardBench.start(libBinary, db));
+      for (const { op, db } of ops) await libs.get(db)!.define(op);
+    }
+    const rows: OpRow[] = [];
+    const match = new Map<string, { ok: boolean | null; why?: string }>();
+    for (const { op, card, db } of ops) {
+      const lib = libs.get(db);
+      if (!lib) {
+        match.set(op.id, { ok: null });
+        continue;
+      }
+      const mine = checkCacard(card, op);
+      const theirs = await lib.check(op);
+      const i = mine.findIndex((r, k) => r !== theirs[k]);
+      match.set(op.id, i < 0 && mine.length === theirs.length ? { ok: true } : { ok: false, why: `APDU ${i + 1}: cacard ${mine[i]?.slice(-40)} vs libcacard ${theirs[i]?.slice(-40)}` });
+      if (i >= 0) note(`${op.name}: cacard and libcacard answer differently (${match.get(op.id)!.why})`);
+    }
+
+    const rates = new Map<string, { c: number[]; l: number[] }>(ops.map(({ op }) => [op.id, { c: [], l: [] }]));
+    const osslRuns: Map<number, number>[] = [];
+    const signBits = ops.filter(({ op }) => op.kind === "sign").map(({ op }) => op.bits!);
+    log(`in-process: ${ops.length} operations x ${RUNS} runs (+1 warm-up) x ${SECONDS} s, cacard and libcacard interleaved, openssl speed each run`);
+    for (let r = -1; r < RUNS; r++) {
+      for (const { op, card, db } of ops) {
+        const c = runCacard(card, op, SECONDS);
+        const lib = libs.get(db);
+        const l = lib ? await lib.run(op, SECONDS) : null;
+        if (r >= 0) {
+          rates.get(op.id)!.c.push(c.rate);
+          if (l) rates.get(op.id)!.l.push(l.rate);
+        }
+      }
+      if (r >= 0) {
+        const o = opensslRsaSign(signBits, 1);
+        if (o) osslRuns.push(o);
+        log(`  run ${r + 1}/${RUNS} done`);
+      }
+    }
+    if (osslRuns.length === 0) note("openssl speed failed or is not installed: no RSA limit");
+    for (const { op } of ops) {
+      const { c, l } = rates.get(op.id)!;
+      const ratios = l.length === c.length && l.length > 0 ? c.map((x, k) => x / l[k]) : [];
+      const row: OpRow = {
+        id: op.id,
+        name: op.name,
+        kind: op.kind,
+        ...(op.bits ? { bits: op.bits } : {}),
+        apdusPerOp: op.apdus.length,
+        cacard: measured(c),
+        libcacard: l.length ? measured(l) : null,
+        ratio: ratios.length ? median(ratios) : null,
+        repliesMatch: match.get(op.id)?.ok ?? null,
+        ...(match.get(op.id)?.why ? { mismatch: match.get(op.id)!.why } : {}),
+      };
+      if (op.kind === "sign" && op.bits) {
+        const o = osslRuns.map((m) => m.get(op.bits!)!).filter((x) => x > 0);
+        row.openssl = o.length ? measured(o) : null;
+        row.vsOpenssl = o.length === c.length ? median(c.map((x, k) => x / o[k])) : o.length ? median(c) / median(o) : null;
+        row.libcacardVsOpenssl = o.length === l.length && l.length ? median(l.map((x, k) => x / o[k])) : null;
+      }
+      rows.push(row);
+      log(`  ${op.name}: cacard ${fmt(row.cacard.value)}/s, libcacard ${fmt(row.libcacard?.value)}/s, ratio ${fmt(row.ratio)}x`);
+    }
+    for (const lib of libs.values()) await lib.close();
+    return { rows, ...(libBinary ? {} : { note: `libcacard not available: ${libReason}` }) };
+  } finally {
+    keyDb?.cleanup();
+  }
+}
+
+// ---- start-up and memory -----------------------------------------------
+
+async function sectionStartup(): Promise<Results["startup"]> {
+  const ref = spawnSync("bash", [join(ROOT, "test/harness/build.sh")], { encoding: "utf8" });
+  const refPath = ref.status === 0 ? ref.stdout.trim().split("\n").pop()! : null;
+  if (!refPath) note(`libcacard reference runner not built: ${ref.stderr.trim().split("\n").pop()}`);
+  const cacard: StartSample[] = [];
+  const lib: StartSample[] = [];
+  const bare: StartSample[] = [];
+  log(`start to ATR: ${STARTS} starts each, alternating`);
+  for (let i = 0; i < STARTS; i++) {
+    cacard.push(await startToAtr(process.execPath, [CLI, "apdu", "--db", SAMPLE_DB]));
+    if (refPath) lib.push(await startToAtr(refPath, [SAMPLE_DB]));
+    bare.push(await startToAtr(process.execPath, ["-e", "console.log('up'); process.stdin.resume()"]));
+  }
+  const sum = (xs: StartSample[]) =>
+    xs.length ? { ms: measured(xs.map((s) => s.ms)), rssMB: measured(xs.map((s) => (s.rssKb * 1024) / MB)), atr: xs[0].atr } : null;
+  const c = sum(cacard)!;
+  const l = sum(lib);
+  if (l && l.atr !== c.atr) note(`ATR differs: cacard ${c.atr}, libcacard ${l.atr}`);
+  log(`  cacard ${fmt(c.ms.value)} ms, ${fmt(c.rssMB.value)} MB; libcacard ${fmt(l?.ms.value)} ms, ${fmt(l?.rssMB.value)} MB`);
+  return { command: "node dist/src/cli/main.js apdu --db certs-sample/nssdb", cacard: c, libcacard: l, bareNode: sum(bare) };
+}
+
+async function sectionRss(libBinary: string | null): Promise<Results["rss"]> {
+  const script = join(DIST_BENCH, "rss-cards.js");
+  const runs = Math.min(RUNS, 3);
+  const cacard = (n: number) => {
+    const xs: { vmRssKb: number; heapUsed: number; external: number; arrayBuffers: number; setupMs: number }[] = [];
+    for (let r = 0; r < runs; r++) {
+      const p = spawnSync(process.execPath, [script, SAMPLE_DB, String(n)], { encoding: "utf8", timeout: 300_000 });
+      if (p.status !== 0) throw new Error(`rss-cards ${n}: ${p.stderr.trim().split("\n").slice(-3).join(" / ")}`);
+      xs.push(JSON.parse(p.stdout.trim().split("\n").pop()!));
+    }
+    return {
+      cards: n,
+      rssMB: measured(xs.map((x) => (x.vmRssKb * 1024) / MB)),
+      heapUsedMB: measured(xs.map((x) => x.heapUsed / MB)),
+      externalMB: measured(xs.map((x) => x.external / MB)),
+      setupMs: measured(xs.map((x) => x.setupMs)),
+    };
+  };
+  log(`RSS: 1 and 100 cards in one process, ${runs} runs each`);
+  const one = cacard(1);
+  const hundred = cacard(100);
+  let lib: Record<string, unknown> | null = null;
+  if (libBinary) {
+    const card = await loadCard(SAMPLE_DB);
+    const ops = [...apduOps(card), signOp(card, 0, card.keyStore.credentials[0].keyBits)];
+    const measure = async (n: number) => {
+      const xs: number[] = [];
+      for (let r = 0; r < runs; r++) {
+        const b = await LibcacardBench.start(libBinary, SAMPLE_DB, n);
+        for (const op of ops) {
+          await b.define(op);
+          await b.each(op);
+        }
+        xs.push(((await b.rssKb()) * 1024) / MB);
+        await b.close();
+      }
+      return { cards: n, rssMB: measured(xs) };
+    };
+    lib = { one: await measure(1), hundred: await measure(100) };
+  }
+  log(`  cacard 1 card ${fmt(one.rssMB.value)} MB, 100 cards ${fmt(hundred.rssMB.value)} MB`);
+  return {
+    what: "VmRSS after opening N key stores, creating N cards, power-on, SELECT + GET PROPERTIES + READ BUFFER (cert 1) + VERIFY + SIGN (RSA-2048) on each",
+    cacard: { one, hundred },
+    libcacard: lib,
+  };
+}
+
+// ---- VSCard -------------------------------------------------------------
+
+type Placement = "one CPU" | "two CPUs" | "unpinned";
+
+function canPin(): boolean {
+  return os.cpus().length >= 2 && spawnSync("taskset", ["-c", "0", "true"], { stdio: "ignore" }).status === 0;
+}
+
+async function sectionVscard(): Promise<Results["vscard"]> {
+  const script = join(DIST_BENCH, "vscard-card.js");
+  const apdu = fromHex("00A4040007A000000079010000");
+  const built = buildC("fake-qemu", "vscard/fake-qemu.c", []);
+  if (!built.ok) note(`VSCard: C fake host not built (${built.reason}); using the Node one (bench/lib/vscard-host.ts), whose own cost caps the figures lower`);
+  const native = built.ok ? built.path : null;
+  const echo = buildC("echo-card", "vscard/echo-card.c", []);
+  const pin = native !== null && canPin();
+  if (!pin) note("VSCard: taskset or a second CPU not available; host and card run wherever the scheduler puts them");
+  const placements: Placement[] = pin ? ["one CPU", "two CPUs"] : ["unpinned"];
+  const labels = {
+    echo: "limit: minimal C card side (bench/vscard/echo-card.c), answers 90 00",
+    raw: "limit for Node: minimal hand-written Node card side, no cacard code, answers 90 00",
+    null: "cacard VscardClient + null card (answers 90 00 at once)",
+    cac: "cacard VscardClient + CAC card (`cacard vscard` minus the CLI)",
+  };
+  type Mode = "echo" | "raw" | "null" | "cac";
+  const configs: { mode: Mode; readers: number; placement: Placement }[] = [];
+  const modes1: Mode[] = echo.ok ? ["echo", "raw", "null", "cac"] : ["raw", "null", "cac"];
+  for (const placement of placements) for (const mode of modes1) configs.push({ mode, readers: 1, placement });
+  if (pin) configs.push({ mode: "cac", readers: 1, placement: "unpinned" });
+  for (const placement of placements) for (const mode of ["raw", "cac"] as const) configs.push({ mode, readers: 100, placement });
+  const rows: Record<string, unknown>[] = [];
+  for (const c of configs) {
+    const cpus = c.placement === "one CPU" ? { host: "0", card: "0" } : c.placement === "two CPUs" ? { host: "0", card: "1" } : null;
+    const label = labels[c.mode];
+    log(`VSCard: ${c.mode}, ${c.readers} reader(s), ${c.placement}, ${RUNS} runs x ${SECONDS} s`);
+    try {
+      const r = await measureVscard({ node: process.execPath, script, hostBinary: native, mode: c.mode, echoBinary: echo.ok ? echo.path : null, db: SAMPLE_DB, readers: c.readers, apdu, runs: RUNS, seconds: SECONDS, cpus });
+      if (c.mode === "cac" && r.firstReply !== "6F0B8407A0000000790100A5009000") note(`VSCard ${label}: unexpected reply ${r.firstReply}`);
+      if (r.errors > 0) note(`VSCard ${label}: ${r.errors} APDUs answered with VSC_Error`);
+      const m = measured(r.runs);
+      rows.push({ ...c, label, roundTrips: m, spread: spread(m) });
+      log(`  ${fmt(m.value)} round trips/s`);
+    } catch (e) {
+      rows.push({ ...c, label, error: (e as Error).message });
+      note(`VSCard ${label} (${c.readers} readers, ${c.placement}): ${(e as Error).message}`);
+    }
+  }
+  return { apdu: "00A4040007A000000079010000 (SELECT PKI 0)", outstandingPerReader: 1, host: native ? "bench/vscard/fake-qemu.c" : "bench/lib/vscard-host.ts", rows };
+}
+
+// ---- report -------------------------------------------------------------
+
+function pct(x: number | null | undefined): string {
+  return x === null || x === undefined || !Number.isFinite(x) ? "n/a" : `${fmt(x, 2)}x`;
+}
+
+function pf(t: Target): string {
+  if (t.pass === null) return "n/a";
+  return t.pass ? "PASS" : "**FAIL**";
+}
+
+function buildTargets(res: Results): Target[] {
+  const out: Target[] = [];
+  const ge = (what: string, figure: string, value: number | null, min: number, unit: string, note?: string): Target => ({
+    what,
+    figure,
+    value,
+    target: `>= ${fmt(min)}${unit}`,
+    pass: value === null ? null : value >= min,
+    margin: value === null ? null : value / min,
+    ...(note ? { note } : {}),
+  });
+  const le = (what: string, figure: string, value: number | null, max: number, unit: string, note?: string): Target => ({
+    what,
+    figure,
+    value,
+    target: `<= ${fmt(max)}${unit}`,
+    pass: value === null ? null : value <= max,
+    margin: value === null ? null : max / value,
+    ...(note ? { note } : {}),
+  });
+  if ("rows" in res.inprocess) {
+    const sign = res.inprocess.rows.find((r) => r.id === "sign2048");
+    out.push(
+      ge(
+        "RSA-2048 sign through APDUs vs `openssl speed rsa2048`",
+        sign?.vsOpenssl != null ? `${pct(sign.vsOpenssl)} (${fmt(sign.cacard.value)}/s vs ${fmt(sign.openssl?.value)}/s)` : "n/a",
+        sign?.vsOpenssl ?? null,
+        TARGETS.signVsOpenssl,
+        "x",
+      ),
+    );
+    for (const r of res.inprocess.rows.filter((x) => x.kind === "apdu")) {
+      out.push(
+        ge(
+          `${r.name} vs libcacard (in-process)`,
+          r.ratio !== null ? `${pct(r.ratio)} (${fmt(r.cacard.value)}/s vs ${fmt(r.libcacard?.value)}/s)` : "libcacard not available",
+          r.ratio,
+          TARGETS.apduVsLibcacard,
+          "x",
+        ),
+      );
+    }
+  } else out.push({ what: "in-process throughput", figure: res.inprocess.skipped, value: null, target: "", pass: null, margin: null });
+  if ("rows" in res.vscard) {
+    const rows = res.vscard.rows as Record<string, unknown>[];
+    const get = (mode: string, placement: string) => rows.find((r) => r.mode === mode && r.readers === 1 && r.placement === placement)?.roundTrips as Measured | undefined;
+    for (const placement of ["one CPU", "two CPUs", "unpinned"]) {
+      const m = get("cac", placement);
+      if (!m) continue;
+      if (placement === "unpinned" && (get("cac", "one CPU") || get("cac", "two CPUs"))) continue;
+      const ceiling = get("raw", placement);
+      const floor = get("echo", placement);
+      out.push(
+        ge(
+          `VSCard round trips/s, 1 reader, fake QEMU host${placement === "unpinned" ? "" : ` and card on ${placement === "one CPU" ? "the same CPU" : "different CPUs"}`}`,
+          `${fmt(m.value)}/s${floor ? ` (a C card: ${fmt(floor.value)}/s` : ""}${ceiling ? `${floor ? "; " : " ("}a bare Node card: ${fmt(ceiling.value)}/s)` : floor ? ")" : ""}`,
+          m.value,
+          TARGETS.vscardOneReader,
+          "/s",
+        ),
+      );
+    }
+    if (!rows.some((r) => r.roundTrips)) out.push({ what: "VSCard round trips/s, 1 reader", figure: "VSCard: backend not available / failed", value: null, target: `>= ${fmt(TARGETS.vscardOneReader)}/s`, pass: null, margin: null });
+  } else out.push({ what: "VSCard round trips/s, 1 reader", figure: skippedOf(res.vscard), value: null, target: `>= ${fmt(TARGETS.vscardOneReader)}/s`, pass: null, margin: null });
+  if ("cacard" in res.startup) {
+    const c = res.startup.cacard as { ms: Measured; rssMB: Measured };
+    out.push(le("Process start to ATR (`cacard apdu`)", `${fmt(c.ms.value)} ms`, c.ms.value, TARGETS.startToAtrMs, " ms"));
+    out.push(le("RSS with one card (`cacard apdu` process after the ATR)", `${fmt(c.rssMB.value)} MB`, c.rssMB.value, TARGETS.rssOneCardMB, " MB"));
+  } else out.push({ what: "start to ATR / RSS one card", figure: skippedOf(res.startup), value: null, target: "", pass: null, margin: null });
+  if ("cacard" in res.rss) {
+    const c = res.rss.cacard as { one: { rssMB: Measured }; hundred: { rssMB: Measured } };
+    out.push(le("RSS with one card after a few operations (bench/rss-cards.ts)", `${fmt(c.one.rssMB.value)} MB`, c.one.rssMB.value, TARGETS.rssOneCardMB, " MB"));
+    out.push(le("RSS with 100 cards in one process", `${fmt(c.hundred.rssMB.value)} MB`, c.hundred.rssMB.value, TARGETS.rssHundredCardsMB, " MB"));
+  } else out.push({ what: "RSS with 100 cards", figure: skippedOf(res.rss), value: null, target: `<= ${TARGETS.rssHundredCardsMB} MB`, pass: null, margin: null });
   return out;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+function markdown(res: Results): string {
+  const L: string[] = [];
+  const m = res.machine;
+  L.push(`# cacard benchmark results`, "");
+  L.push(
+    `${res.date}; ${m.cpu} x ${m.cores}; ${m.os}; Node ${m.node}; libcacard ${m.libcacard}; ${m.openssl}. ` +
+      `Load average ${m.loadBefore} before, ${m.loadAfter} after. Every figure is the median of ${RUNS} runs ` +
+      `(${SECONDS} s each for throughput; ${STARTS} process starts) unless stated. Whole run: ${fmt(res.durationS)} s. ` +
+      `Reproduce with \`npm run bench\`; see docs/performance.md.`,
+    "",
+  );
+  L.push("## Targets (issue 5)", "", "| target | measured | wanted | result | margin |", "|---|---|---|---|---:|");
+  for (const t of res.targets) L.push(`| ${t.what} | ${t.figure} | ${t.target} | ${pf(t)} | ${t.margin === null ? "" : pct(t.margin)} |`);
+  L.push("", "margin = measured / wanted for a minimum, wanted / measured for a maximum (below 1x = short by that factor).", "");
 
-function inProcess(card: VirtualCard, op: Op): number {
-  const setup = op.setup.map(fromHex);
-  const apdus = op.apdus.map(fromHex);
-  const rates: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    card.powerOn();
-    for (const a of setup) card.transmit(a);
-    let n = 0;
-    const start = performance.now();
-    let elapsed = 0;
-    while (elapsed < SECONDS * 1000) {
-      for (let i = 0; i < 50; i++) {
-        for (const a of apdus) card.transmit(a);
-        n++;
-      }
-      elapsed = performance.now() - start;
+  L.push("## In-process throughput (operations/s)", "");
+  if ("rows" in res.inprocess) {
+    L.push(
+      "Both sides run the same APDU lists in the same loop: cacard through `VirtualCard.transmit` (libcacard-strict card), " +
+        "libcacard through `vreader_xfr_bytes` in bench/libcacard/bench-libcacard.c, initialised as test/harness/cacard-ref.c does it. " +
+        "Runs alternate between the two, so both see the same machine load; the ratio is the median of the per-run ratios. " +
+        "An operation is one logical operation (e.g. a whole certificate read is one op of several APDUs).",
+      "",
+    );
+    if (res.inprocess.note) L.push(`**${res.inprocess.note}**`, "");
+    L.push("| operation | APDUs/op | cacard ops/s | libcacard ops/s | cacard / libcacard | same replies | cacard spread |", "|---|---:|---:|---:|---:|:-:|---:|");
+    for (const r of res.inprocess.rows) {
+      L.push(
+        `| ${r.name} | ${r.apdusPerOp} | ${fmt(r.cacard.value)} | ${r.libcacard ? fmt(r.libcacard.value) : "libcacard not available"} | ${pct(r.ratio)} | ${r.repliesMatch === null ? "n/a" : r.repliesMatch ? "yes" : "**no**"} | ${(spread(r.cacard) * 100).toFixed(0)}% |`,
+      );
     }
-    rates.push((n * 1000) / elapsed);
+    const signs = res.inprocess.rows.filter((r) => r.kind === "sign");
+    if (signs.length) {
+      L.push("", "### RSA signing against the OpenSSL limit", "");
+      L.push(
+        "`openssl speed -elapsed -seconds 1 -mr rsa2048 rsa3072 rsa4096` once per run, between the card runs (single thread, wall clock). " +
+          "Keys for SIGN come from an NSS database made by certutil at bench time (cert1 RSA-2048, cert2 RSA-3072, cert3 RSA-4096), read by both sides.",
+        "",
+        "| key | openssl sign/s | cacard sign/s (APDUs) | cacard / openssl | libcacard sign/s | libcacard / openssl |",
+        "|---|---:|---:|---:|---:|---:|",
+      );
+      for (const r of signs) {
+        L.push(`| RSA-${r.bits} | ${fmt(r.openssl?.value)} | ${fmt(r.cacard.value)} | ${pct(r.vsOpenssl)} | ${fmt(r.libcacard?.value)} | ${pct(r.libcacardVsOpenssl)} |`);
+      }
+    }
+  } else L.push(`Skipped: ${res.inprocess.skipped}`);
+  L.push("");
+
+  L.push("## Start-up and memory", "");
+  if ("cacard" in res.startup || "cacard" in res.rss) {
+    L.push("| figure | cacard | libcacard | wanted (cacard) |", "|---|---:|---:|---:|");
+    if ("cacard" in res.startup) {
+      const c = res.startup.cacard as { ms: Measured; rssMB: Measured };
+      const l = res.startup.libcacard as { ms: Measured; rssMB: Measured } | null;
+      L.push(`| process start to ATR line (\`cacard apdu\` / cacard-ref, median of ${STARTS}) | ${fmt(c.ms.value)} ms | ${l ? fmt(l.ms.value) + " ms" : "n/a"} | <= ${TARGETS.startToAtrMs} ms |`);
+      L.push(`| RSS of that process after the ATR | ${fmt(c.rssMB.value)} MB | ${l ? fmt(l.rssMB.value) + " MB" : "n/a"} | <= ${TARGETS.rssOneCardMB} MB |`);
+      const b = res.startup.bareNode as { ms: Measured; rssMB: Measured } | null;
+      if (b) L.push(`| for scale: bare \`node -e\` start to its first line / its RSS | ${fmt(b.ms.value)} ms / ${fmt(b.rssMB.value)} MB | | |`);
+    } else L.push(`| start to ATR | ${skippedOf(res.startup)} | | |`);
+    if ("cacard" in res.rss) {
+      const c = res.rss.cacard as { one: { rssMB: Measured; heapUsedMB: Measured; externalMB: Measured; setupMs: Measured }; hundred: { rssMB: Measured; heapUsedMB: Measured; externalMB: Measured; setupMs: Measured } };
+      const l = res.rss.libcacard as { one: { rssMB: Measured }; hundred: { rssMB: Measured } } | null;
+      L.push(`| RSS, 1 card after a few operations (bench/rss-cards.ts / bench-libcacard) | ${fmt(c.one.rssMB.value)} MB | ${l ? fmt(l.one.rssMB.value) + " MB" : "n/a"} | |`);
+      L.push(`| RSS, 100 cards in one process, each after a few operations | ${fmt(c.hundred.rssMB.value)} MB | ${l ? fmt(l.hundred.rssMB.value) + " MB" : "n/a"} | <= ${TARGETS.rssHundredCardsMB} MB |`);
+      L.push(`| of which JS heap / external (cacard, 100 cards) | ${fmt(c.hundred.heapUsedMB.value)} / ${fmt(c.hundred.externalMB.value)} MB | | |`);
+      L.push(`| time to open 100 key stores and create 100 cards | ${fmt(c.hundred.setupMs.value)} ms | | |`);
+    } else L.push(`| RSS N cards | ${skippedOf(res.rss)} | | |`);
+  } else L.push(`Skipped: ${skippedOf(res.startup)}`);
+  L.push("");
+
+  L.push("## VSCard round trips (fake QEMU host)", "");
+  if ("rows" in res.vscard) {
+    L.push(
+      `A fake QEMU ccid-card-passthru host (${res.vscard.host}) listens on 127.0.0.1:0 (Init, ReaderAdd -> Error SUCCESS with a reader id, ATR -> Error SUCCESS); ` +
+        "the card side runs in its own process (bench/vscard-card.ts: cacard's VscardClient) and connects to it. Each reader has exactly one APDU outstanding (SELECT PKI), as with QEMU. " +
+        "The \"limit\" rows replace the card side by a minimal VSCard responder (in C, and in plain Node without cacard code): they show how fast any card side, and any Node card side, can go in the same placement. " +
+        "Placement: both processes pinned (taskset) to one CPU, to two different CPUs, or left to the scheduler. " +
+        "With one reader every round trip wakes the other process twice; across CPUs that wake-up is what is measured " +
+        "(in a VM an idle vCPU's wake-up costs tens of µs), so compare each row with the limits in the same placement.",
+      "",
+      "| card side | placement | readers | round trips/s | spread |",
+      "|---|---|---:|---:|---:|",
+    );
+    for (const r of res.vscard.rows as Record<string, unknown>[]) {
+      const m = r.roundTrips as Measured | undefined;
+      L.push(`| ${r.label} | ${r.placement} | ${r.readers} | ${m ? fmt(m.value) : `error: ${r.error}`} | ${m ? (spread(m) * 100).toFixed(0) + "%" : ""} |`);
+    }
+  } else L.push(`Skipped: ${skippedOf(res.vscard)}`);
+  L.push("");
+
+  L.push("## vpcd: pcscd + vsmartcard vpcd + OpenSC", "");
+  const v = res.vpcd;
+  if ("skipped" in v) L.push(`Skipped: ${v.skipped}`);
+  else if (!v.available) L.push(`Skipped: ${v.reason}`);
+  else {
+    L.push(
+      `In a private network/mount/PID namespace: \`pcscd -f\` with vpcd on 127.0.0.1:35963, the card side connecting to it, ` +
+        `\`pkcs15-tool -D\` (OpenSC file cache off; ${v.apdusPerDump.cacard ?? "?"} APDUs with cacard, ${v.apdusPerDump.libcacard ?? "?"} with libcacard) ` +
+        "and SCardTransmit of SELECT PKI timed one by one (bench/pcsc/pcsc-rtt.c). " +
+        "\"quickack route\" = `ip route replace local 127.0.0.1 dev lo table local proto kernel scope host src 127.0.0.1 quickack 1` inside the namespace.",
+      "",
+      "| card side | loopback route | pkcs15-tool -D | per-APDU round trip, median (p10-p90) |",
+      "|---|---|---:|---:|",
+    );
+    for (const c of v.cases) {
+      const rtt = c.rtt ? `${fmtUs(c.rtt.median)} (${fmtUs(c.rtt.p10)}-${fmtUs(c.rtt.p90)})` : "n/a";
+      const p15 = c.p15Ms.length ? `${fmt(c.p15MedianMs)} ms` : "failed";
+      L.push(`| ${c.impl} | ${c.route === "default" ? "default" : "quickack 1"} | ${p15}${c.p15Failures ? ` (${c.p15Failures} failed)` : ""} | ${rtt}${c.error ? ` — ${c.error}` : ""} |`);
+    }
+    for (const n of v.notes) L.push("", `Note: ${n}`);
   }
-  return median(rates);
-}
-
-function timeProcess(cmd: string, args: string[], input: string): number {
-  const start = performance.now();
-  const r = spawnSync(cmd, args, { input, maxBuffer: 1 << 30, stdio: ["pipe", "ignore", "pipe"] });
-  const ms = performance.now() - start;
-  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
-  return ms;
-}
-
-/** ops/s over the line protocol, start-up subtracted. */
-function lineProtocol(cmd: string, args: string[], op: Op, count: number): number {
-  const body = op.apdus.join("\n") + "\n";
-  const input = op.setup.join("\n") + "\n" + body.repeat(count);
-  const rates: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const empty = timeProcess(cmd, args, op.setup.join("\n") + "\n");
-    const full = timeProcess(cmd, args, input);
-    rates.push((count * 1000) / Math.max(1, full - empty));
+  L.push("");
+  if (res.notes.length) {
+    L.push("## Notes", "");
+    for (const n of res.notes) L.push(`- ${n}`);
+    L.push("");
   }
-  return median(rates);
+  return L.join("\n");
 }
 
-function opensslSpeed(): number | undefined {
+function skippedOf(x: unknown): string {
+  return String((x as { skipped?: string }).skipped ?? "");
+}
+
+function fmtUs(us: number): string {
+  return us >= 1000 ? `${fmt(us / 1000)} ms` : `${fmt(us)} µs`;
+}
+
+/** Copies the result tables into docs/performance.md between its markers (headings one level down). */
+function updateDocs(md: string): void {
+  const path = join(ROOT, "docs", "performance.md");
+  const doc = readFileSync(path, "utf8");
+  const begin = "<!-- bench:begin -->";
+  const end = "<!-- bench:end -->";
+  const a = doc.indexOf(begin);
+  const b = doc.indexOf(end);
+  if (a < 0 || b < a) {
+    note("BENCH_UPDATE_DOCS: markers not found in docs/performance.md; not updated");
+    return;
+  }
+  const body = md
+    .split("\n")
+    .slice(1) // the page title
+    .map((l) => (l.startsWith("#") ? `#${l}` : l))
+    .join("\n")
+    .trim();
+  writeFileSync(path, `${doc.slice(0, a + begin.length)}\n\n${body}\n\n${doc.slice(b)}`);
+  log("updated docs/performance.md");
+}
+
+// ---- main ---------------------------------------------------------------
+
+function machine(): Record<string, unknown> {
+  const cpus = os.cpus();
+  const lib = spawnSync("pkg-config", ["--modversion", "libcacard"], { encoding: "utf8" });
+  let osName = `${os.type()} ${os.release()}`;
   try {
-    const out = execFileSync("openssl", ["speed", "-seconds", "2", "rsa2048"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    const line = out.split("\n").find((l) => /^rsa\s+2048 bits/.test(l));
-    return line ? Number(line.trim().split(/\s+/)[5]) : undefined;
+    osName = /PRETTY_NAME="([^"]+)"/.exec(readFileSync("/etc/os-release", "utf8"))?.[1] ?? osName;
   } catch {
-    return undefined;
+    /* keep uname */
   }
+  return {
+    cpu: cpus[0]?.model.trim() ?? "unknown",
+    cores: cpus.length,
+    os: osName,
+    node: process.version,
+    libcacard: lib.status === 0 ? lib.stdout.trim() : "not available",
+    openssl: opensslVersion(),
+    loadBefore: os.loadavg().map((x) => x.toFixed(2)).join(" "),
+  };
 }
 
-function libcacardRef(): string | undefined {
-  const r = spawnSync("bash", [join(ROOT, "test/harness/build.sh")], { encoding: "utf8" });
-  return r.status === 0 ? r.stdout.trim().split("\n").pop() : undefined;
+async function section<T>(name: Section, fn: () => Promise<T>): Promise<T | { skipped: string }> {
+  if (!on(name)) return { skipped: "not selected (BENCH_SECTIONS)" };
+  try {
+    return await fn();
+  } catch (e) {
+    note(`section ${name} failed: ${(e as Error).message}`);
+    return { skipped: `failed: ${(e as Error).message}` };
+  }
 }
 
 async function main(): Promise<void> {
-  const store = await openKeyStore({ db: DB, nicknames: ["cert1", "cert2", "cert3"] });
-  const card = createCacCard(store, { libcacardStrict: true });
-  const certLength = store.credentials[0].certificate.length;
-  const ops: Op[] = [
-    { name: "SELECT (PKI 0, Le=00)", setup: [], apdus: ["00A4040007A000000079010000"] },
-    { name: "GET PROPERTIES (PKI 0)", setup: ["00A4040007A000000079010000"], apdus: ["8056010020"] },
-    { name: `READ BUFFER, whole certificate (${readCertOps(certLength).length} APDUs)`, setup: ["00A4040007A000000079010000"], apdus: readCertOps(certLength) },
-    { name: "VERIFY", setup: [], apdus: ["00200000083132333435363738"] },
-    {
-      name: "SIGN RSA-2048 (240+16 chained, GET RESPONSE)",
-      setup: ["00A4040007A000000079010000"],
-      apdus: [`80428000F0${SIGN_BLOCK.slice(0, 480)}`, `8042000010${SIGN_BLOCK.slice(480)}`, "00C0000000"],
-    },
-  ];
-  // Sanity: the sign op really signs.
-  card.powerOn();
-  card.transmit(fromHex(ops[4].setup[0]));
-  for (const a of ops[4].apdus.slice(0, 2)) card.transmit(fromHex(a));
-  const sig = toHex(card.transmit(fromHex("00C0000000")));
-  if (!sig.endsWith("9000") || sig.length !== 516) throw new Error("sign benchmark did not sign");
+  const t0 = performance.now();
+  const mach = machine();
+  const built = buildC("bench-libcacard", "libcacard/bench-libcacard.c", ["libcacard"]);
+  const libBinary = built.ok ? built.path : null;
+  const libReason = built.ok ? "" : built.reason;
+  if (!built.ok) note(`libcacard not available: ${built.reason}`);
 
-  const ref = libcacardRef();
-  const cli = [join(ROOT, "dist/src/cli/main.js"), "apdu", "--libcacard-strict", "--db", DB];
-  const rows: Record<string, unknown>[] = [];
-  for (const op of ops) {
-    const count = op.name.startsWith("SIGN") ? 400 : 20000;
-    const inproc = inProcess(card, op);
-    const viaCli = lineProtocol(process.execPath, cli, op, count);
-    const viaRef = ref ? lineProtocol(ref, [DB], op, count) : undefined;
-    rows.push({ op: op.name, cacardInProcess: inproc, cacardLine: viaCli, libcacardLine: viaRef, ratio: viaRef ? viaCli / viaRef : undefined });
-    process.stderr.write(`${op.name}: ${inproc.toFixed(0)}/s in-process, ${viaCli.toFixed(0)}/s cli, ${viaRef?.toFixed(0) ?? "n/a"}/s libcacard\n`);
-  }
-  const openssl = opensslSpeed();
-  const signRow = rows[rows.length - 1];
-  const md = [
-    `# cacard benchmark (${new Date().toISOString()})`,
-    "",
-    `Node ${process.version}; median of ${RUNS} runs. "line" = the same APDU script through \`cacard apdu\` and through`,
-    "libcacard's reference runner (test/harness/cacard-ref), start-up subtracted; ratio = cacard / libcacard.",
-    ref ? "" : "**libcacard harness not available (libcacard-dev not installed): no libcacard column.**",
-    "",
-    "| operation | cacard in-process ops/s | cacard line ops/s | libcacard line ops/s | ratio |",
-    "|---|---:|---:|---:|---:|",
-    ...rows.map((r) =>
-      `| ${r.op} | ${(r.cacardInProcess as number).toFixed(0)} | ${(r.cacardLine as number).toFixed(0)} | ${r.libcacardLine ? (r.libcacardLine as number).toFixed(0) : "n/a"} | ${r.ratio ? (r.ratio as number).toFixed(2) + "x" : "n/a"} |`,
-    ),
-    "",
-    openssl
-      ? `RSA-2048 sign: \`openssl speed rsa2048\` ${openssl.toFixed(0)}/s; cacard through APDUs in-process ${(signRow.cacardInProcess as number).toFixed(0)}/s = **${((signRow.cacardInProcess as number) / openssl).toFixed(2)}x** openssl.`
-      : "`openssl speed` not available.",
-    "",
-  ].join("\n");
-  const outDir = join(ROOT, "bench/results");
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, "latest.md"), md);
-  writeFileSync(join(outDir, "latest.json"), JSON.stringify({ date: new Date().toISOString(), node: process.version, runs: RUNS, rows, opensslRsa2048SignPerSecond: openssl }, null, 2));
+  const inprocess = await section("inprocess", () => sectionInprocess(libBinary, libReason));
+  const startup = await section("startup", sectionStartup);
+  const rss = await section("rss", () => sectionRss(libBinary));
+  const vscard = await section("vscard", sectionVscard);
+  const vpcd = await section("vpcd", async () => {
+    log("vpcd: pcscd + vpcd in a private namespace (about a minute)");
+    const r = await runVpcd({ db: SAMPLE_DB, p15Runs: Math.min(RUNS, 3), rttSlow: 30, rttFast: 500 });
+    if (!r.available) note(`vpcd section skipped: ${r.reason}`);
+    return r;
+  });
+
+  mach.loadAfter = os.loadavg().map((x) => x.toFixed(2)).join(" ");
+  const res: Results = {
+    date: new Date().toISOString(),
+    machine: mach,
+    settings: { runs: RUNS, seconds: SECONDS, starts: STARTS, sections: [...SECTIONS] },
+    targets: [],
+    inprocess,
+    startup,
+    rss,
+    vscard,
+    vpcd,
+    notes,
+    durationS: (performance.now() - t0) / 1000,
+  };
+  res.targets = buildTargets(res);
+  const md = markdown(res);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(join(RESULTS_DIR, `${OUT}.md`), md);
+  writeFileSync(join(RESULTS_DIR, `${OUT}.json`), JSON.stringify(res, null, 2) + "\n");
   process.stdout.write(md);
+  log(`wrote bench/results/${OUT}.md and .json in ${fmt(res.durationS)} s`);
+  if (process.env.BENCH_UPDATE_DOCS === "1") updateDocs(md);
 }
 
 main().catch((e) => {
-  process.stderr.write(`bench: ${(e as Error).message}\n`);
+  process.stderr.write(`bench: ${(e as Error).stack ?? e}\n`);
   process.exitCode = 1;
 });

@@ -1,0 +1,47 @@
+/**
+ * cacard's side of the in-process comparison: the same loop as
+ * bench/libcacard/bench-libcacard.c `run`, through VirtualCard.transmit.
+ */
+import { performance } from "node:perf_hooks";
+import type { SmartCard } from "../../src/card/reader.js";
+import { fromHex, toHex } from "../../src/util/bytes.js";
+import type { Op } from "./ops.js";
+
+export interface RunResult {
+  readonly rate: number;
+  readonly iterations: number;
+  readonly seconds: number;
+}
+
+/**
+ * Power-on, setup, then iterations for ~`seconds`. The clock is read every
+ * `batch` iterations; batch doubles from 1 while a batch takes under 10 ms
+ * (so the clock costs nothing measurable and slow operations do not overrun).
+ */
+export function runCacard(card: SmartCard, op: Op, seconds: number): RunResult {
+  const setup = op.setup.map(fromHex);
+  const apdus = op.apdus.map(fromHex);
+  card.powerOn();
+  for (const a of setup) card.transmit(a);
+  let iterations = 0;
+  let batch = 1;
+  let elapsed = 0;
+  const limit = seconds * 1000;
+  const start = performance.now();
+  while (elapsed < limit) {
+    const before = elapsed;
+    for (let b = 0; b < batch; b++) {
+      for (let i = 0; i < apdus.length; i++) card.transmit(apdus[i]);
+    }
+    iterations += batch;
+    elapsed = performance.now() - start;
+    if (elapsed - before < 10 && batch < 1024) batch *= 2;
+  }
+  return { rate: (iterations * 1000) / elapsed, iterations, seconds: elapsed / 1000 };
+}
+
+/** Power cycle, setup, one iteration: every reply as hex (setup replies first). */
+export function checkCacard(card: SmartCard, op: Op): string[] {
+  card.powerOn();
+  return [...op.setup, ...op.apdus].map((a) => toHex(card.transmit(fromHex(a))));
+}

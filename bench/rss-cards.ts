@@ -1,0 +1,51 @@
+/**
+ * Child process of the memory benchmark: N cards in one process.
+ *
+ *   node dist/bench/rss-cards.js <db> <N>
+ *
+ * Opens N key store instances (openKeyStore, one per card, as `cacard vpcd
+ * --cards N` does), creates N CAC cards, powers them on, runs a few
+ * operations on each (SELECT, GET PROPERTIES, READ BUFFER of certificate 1,
+ * VERIFY, SIGN with key 1), then prints one JSON line with the memory
+ * figures and exits.
+ */
+import "reflect-metadata";
+import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { openKeyStore } from "../src/keystore/open.js";
+import { createCacCard } from "../src/cac/cac-card.js";
+import type { VirtualCard } from "../src/card/card.js";
+import { fromHex } from "../src/util/bytes.js";
+import { apduOps, signOp } from "./lib/ops.js";
+
+function vmRssKb(): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function main(): Promise<void> {
+  const [db, nText] = process.argv.slice(2);
+  const n = Number(nText);
+  if (!db || !(n >= 1)) throw new Error("usage: rss-cards <db> <N>");
+  const start = performance.now();
+  const cards: VirtualCard[] = [];
+  for (let i = 0; i < n; i++) {
+    const store = await openKeyStore({ db, nicknames: ["cert1", "cert2", "cert3"] });
+    cards.push(createCacCard(store));
+  }
+  const ops = [...apduOps(cards[0]), signOp(cards[0], 0, cards[0].keyStore.credentials[0].keyBits)];
+  const created = performance.now() - start;
+  for (const card of cards) {
+    card.powerOn();
+    for (const op of ops) for (const a of [...op.setup, ...op.apdus]) card.transmit(fromHex(a));
+  }
+  const m = process.memoryUsage();
+  process.stdout.write(
+    JSON.stringify({ cards: n, vmRssKb: vmRssKb(), rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, setupMs: created }) + "\n",
+  );
+}
+
+main().catch((e) => {
+  process.stderr.write(`rss-cards: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});
