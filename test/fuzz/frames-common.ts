@@ -110,6 +110,8 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  */
 export class SwappableCard implements SmartCard {
   inner: VirtualCard;
+  /** APDUs the transport handed to the card. */
+  transmits = 0;
   readonly #make: () => VirtualCard;
 
   constructor(make: () => VirtualCard) {
@@ -136,6 +138,7 @@ export class SwappableCard implements SmartCard {
     return this.inner.reset();
   }
   transmit(command: Uint8Array): Uint8Array {
+    this.transmits++;
     return this.inner.transmit(command);
   }
 }
@@ -235,4 +238,16 @@ export function escapeCounter(): { readonly errors: unknown[]; dispose(): void }
       process.off("unhandledRejection", onError);
     },
   };
+}
+
+/** GET CHALLENGE for 256 bytes: a 5-byte command, a 258-byte answer (the best amplification). */
+export const GET_CHALLENGE_256 = Uint8Array.of(0x00, 0x84, 0x00, 0x00, 0x00);
+
+/** Resolves once pred() holds (polling), or rejects after ms. */
+export async function until(pred: () => boolean, ms: number, what: () => string): Promise<void> {
+  const t0 = Date.now();
+  while (!pred()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms: ${what()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

