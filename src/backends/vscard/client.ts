@@ -17,6 +17,7 @@ import net from "node:net";
 import tls from "node:tls";
 import type { VirtualReader } from "../../card/reader.js";
 import { VscardSession, type VscardEvent } from "./session.js";
+import { BusyPoll, busyPollWindowUs } from "./busy-poll.js";
 import { runVerifyPeer, type TlsCredentials, type VerifyPeer } from "./tls.js";
 
 export type Endpoint = { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string };
@@ -63,10 +64,19 @@ interface CommonOptions {
   readonly verifyPeer?: VerifyPeer;
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: VscardEvent) => void;
+  /** Also report every message and APDU to onEvent (default true); see SessionOptions.traceEvents. */
+  readonly traceEvents?: boolean;
   readonly initTimeoutMs?: number;
   readonly replyTimeoutMs?: number;
   /** Send ReaderRemove(0) before adding readers (default true). */
   readonly cleanup?: boolean;
+  /**
+   * After answering, keep polling the connection this many µs before
+   * sleeping, so that a host answering at once (on another CPU) does not
+   * wait for our wake-up; adaptive, see busy-poll.ts. 0 = off. Default:
+   * DEFAULT_BUSY_POLL_US (50).
+   */
+  readonly busyPollUs?: number;
 }
 
 export interface VscardClientOptions extends CommonOptions {
@@ -133,14 +143,34 @@ function runSession(
 ): Promise<SessionOutcome> {
   return new Promise((resolve) => {
     let reason = "";
+    const write = (data: Uint8Array) => {
+      if (!socket.destroyed && socket.writable) socket.write(data);
+    };
+    // Replies to one incoming chunk are collected and written together, in
+    // order, once the chunk is handled: one write() for a burst (100 readers'
+    // APDUs arriving together) instead of one per frame. Frames are never
+    // split. Outside a chunk (timers, reader events, start, stop) each frame
+    // is written at once.
+    let batch: Uint8Array[] | null = null;
+    const busyPoll = new BusyPoll(busyPollWindowUs(options.busyPollUs), () => !socket.destroyed);
+    const flush = () => {
+      const frames = batch;
+      batch = null;
+      if (frames === null || frames.length === 0) return;
+      write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
+    };
     const session = new VscardSession({
       readers,
       send: (frame) => {
-        if (!socket.destroyed && socket.writable) socket.write(frame);
+        if (batch !== null) batch.push(frame);
+        else write(frame);
       },
       onEvent: options.onEvent,
+      traceEvents: options.traceEvents,
       onFatal: (e) => {
         reason ||= e.message;
+        // What was answered before the failure still goes out, as before.
+        flush();
         socket.destroy();
       },
       initTimeoutMs: options.initTimeoutMs,
@@ -154,7 +184,16 @@ function runSession(
       socket.end();
       setTimeout(() => socket.destroy(), STOP_GRACE_MS).unref();
     };
-    socket.on("data", (chunk: Buffer) => session.receive(chunk));
+    socket.on("data", (chunk: Buffer) => {
+      busyPoll.arrived();
+      batch = [];
+      try {
+        session.receive(chunk);
+      } finally {
+        flush();
+      }
+      busyPoll.replied();
+    });
     socket.on("error", (e: NodeJS.ErrnoException) => {
       reason ||= e.code ? `${e.code}: ${e.message}` : e.message;
     });
@@ -162,6 +201,7 @@ function runSession(
       reason ||= "closed by peer";
     });
     socket.once("close", () => {
+      busyPoll.stop();
       options.signal?.removeEventListener("abort", onAbort);
       session.close();
       hooks.onSession?.(null);

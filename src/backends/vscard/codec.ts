@@ -95,46 +95,63 @@ export class VscProtocolError extends Error {
 // ---- encoding --------------------------------------------------------------
 
 function u32(n: number): number {
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`not a u32: ${n}`);
+  // (n >>> 0) === n: an integer in [0, 2^32) (false for NaN, fractions, negatives, 2^32 and up).
+  if (n >>> 0 !== n) throw new RangeError(`not a u32: ${n}`);
   return n;
 }
 
-/** One frame: header + payload in a single buffer (so it goes out in one write). */
-export function encodeFrame(type: number, readerId: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+function putU32(out: Uint8Array, off: number, v: number): void {
+  out[off] = v >>> 24;
+  out[off + 1] = v >>> 16;
+  out[off + 2] = v >>> 8;
+  out[off + 3] = v;
+}
+
+function getU32(bytes: Uint8Array, off: number): number {
+  return ((bytes[off] << 24) | (bytes[off + 1] << 16) | (bytes[off + 2] << 8) | bytes[off + 3]) >>> 0;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * One frame: header + payload in a single buffer (so it goes out in one
+ * write). One allocation per frame; the payload is copied into it.
+ */
+export function encodeFrame(type: number, readerId: number, payload: Uint8Array = EMPTY): Uint8Array {
   if (payload.length > MAX_PAYLOAD_LENGTH) {
     throw new VscProtocolError(
       "VSC_FRAME_TOO_LARGE",
       `${msgTypeName(type)} payload of ${payload.length} bytes exceeds the ${MAX_PAYLOAD_LENGTH}-byte limit`,
     );
   }
+  u32(type);
+  u32(readerId);
   const out = new Uint8Array(HEADER_LENGTH + payload.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, u32(type));
-  view.setUint32(4, u32(readerId));
-  view.setUint32(8, payload.length);
-  out.set(payload, HEADER_LENGTH);
+  putU32(out, 0, type);
+  putU32(out, 4, readerId);
+  putU32(out, 8, payload.length);
+  if (payload.length > 0) out.set(payload, HEADER_LENGTH);
   return out;
 }
 
-function u32Payload(value: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, u32(value));
-  return out;
-}
+const ERROR_PAYLOAD_PLACEHOLDER = new Uint8Array(4);
 
 export function encodeMessage(msg: VscMessage): Uint8Array {
   switch (msg.type) {
     case MsgType.Init: {
       const payload = new Uint8Array(INIT_FIXED_LENGTH + 4 * msg.capabilities.length);
-      const view = new DataView(payload.buffer);
       if (msg.magic.length !== 4) throw new RangeError("Init magic must be 4 bytes");
       payload.set(msg.magic, 0);
-      view.setUint32(4, u32(msg.version));
-      msg.capabilities.forEach((c, i) => view.setUint32(INIT_FIXED_LENGTH + 4 * i, u32(c)));
+      putU32(payload, 4, u32(msg.version));
+      msg.capabilities.forEach((c, i) => putU32(payload, INIT_FIXED_LENGTH + 4 * i, u32(c)));
       return encodeFrame(MsgType.Init, msg.readerId, payload);
     }
-    case MsgType.Error:
-      return encodeFrame(MsgType.Error, msg.readerId, u32Payload(msg.code));
+    case MsgType.Error: {
+      const code = u32(msg.code);
+      const frame = encodeFrame(MsgType.Error, msg.readerId, ERROR_PAYLOAD_PLACEHOLDER);
+      putU32(frame, HEADER_LENGTH, code);
+      return frame;
+    }
     case MsgType.ReaderAdd:
       return encodeFrame(MsgType.ReaderAdd, msg.readerId, new TextEncoder().encode(msg.name));
     case MsgType.ATR:
@@ -171,33 +188,40 @@ function magicOk(magic: Uint8Array): boolean {
  * Decodes one payload for its header. Throws VscProtocolError for a payload
  * too short for its type (Init < 8 bytes, Error < 4). Unknown types decode to
  * `{ type: "unknown" }`. A wrong Init magic is reported as is; callers decide
- * (see `checkInit`).
+ * (see `checkInit`). Byte fields are copies: the message never aliases
+ * `payload`.
  */
 export function decodeMessage(type: number, readerId: number, payload: Uint8Array): VscMessage {
+  return decode(type, readerId, payload, false);
+}
+
+/**
+ * `viewApdu`: an APDU's bytes are `payload` itself (the framer passes a
+ * plain Uint8Array view of bytes it never writes to) instead of a copy.
+ */
+function decode(type: number, readerId: number, payload: Uint8Array, viewApdu: boolean): VscMessage {
   switch (type) {
+    case MsgType.APDU:
+      return { type, readerId, apdu: viewApdu ? payload : copy(payload) };
     case MsgType.Init: {
       if (payload.length < INIT_FIXED_LENGTH) {
         throw new VscProtocolError("VSC_BAD_PAYLOAD", `Init payload of ${payload.length} bytes (need at least 8)`);
       }
-      const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
       const capabilities: number[] = [];
       // The count comes from the length; a trailing partial word is ignored.
-      for (let off = INIT_FIXED_LENGTH; off + 4 <= payload.length; off += 4) capabilities.push(view.getUint32(off));
-      return { type, readerId, magic: copy(payload.subarray(0, 4)), version: view.getUint32(4), capabilities };
+      for (let off = INIT_FIXED_LENGTH; off + 4 <= payload.length; off += 4) capabilities.push(getU32(payload, off));
+      return { type, readerId, magic: copy(payload.subarray(0, 4)), version: getU32(payload, 4), capabilities };
     }
     case MsgType.Error: {
       if (payload.length < 4) {
         throw new VscProtocolError("VSC_BAD_PAYLOAD", `Error payload of ${payload.length} bytes (need 4)`);
       }
-      const code = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint32(0);
-      return { type, readerId, code };
+      return { type, readerId, code: getU32(payload, 0) };
     }
     case MsgType.ReaderAdd:
       return { type, readerId, name: new TextDecoder().decode(payload) };
     case MsgType.ATR:
       return { type, readerId, atr: copy(payload) };
-    case MsgType.APDU:
-      return { type, readerId, apdu: copy(payload) };
     case MsgType.ReaderRemove:
     case MsgType.CardRemove:
     case MsgType.Flush:
@@ -221,11 +245,20 @@ export function checkInit(msg: Extract<VscMessage, { type: typeof MsgType.Init }
  * messages completed by a chunk. After the first VscProtocolError the framer
  * is dead (every later push throws VSC_CLOSED): the stream position is lost,
  * so the only safe move is to close the connection.
+ *
+ * Chunks are read in place: a chunk holding whole frames is decoded without
+ * copying it, and an APDU's bytes are a (plain Uint8Array) view into it. So
+ * a pushed chunk must not be modified afterwards (socket chunks never are).
+ * Bytes are joined into one buffer only when a frame straddles chunks, and
+ * only once enough of them have arrived to go on.
  */
 export class VscFramer {
   readonly #maxFrame: number;
-  #chunks: Uint8Array[] = [];
+  /** Held bytes, oldest first, when a frame is incomplete. */
+  #parts: Uint8Array[] = [];
   #buffered = 0;
+  /** Held bytes needed before decoding can go on (a header, or a header with its payload). */
+  #need = HEADER_LENGTH;
   #failed: VscProtocolError | null = null;
 
   constructor(maxFrameLength = MAX_FRAME_LENGTH) {
@@ -242,69 +275,70 @@ export class VscFramer {
 
   push(chunk: Uint8Array): VscMessage[] {
     if (this.#failed) throw new VscProtocolError("VSC_CLOSED", `framer already failed: ${this.#failed.message}`);
-    if (chunk.length > 0) {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
+    let data: Uint8Array;
+    if (this.#buffered === 0) {
+      data = chunk;
+    } else {
+      if (chunk.length > 0) {
+        this.#parts.push(chunk);
+        this.#buffered += chunk.length;
+      }
+      if (this.#buffered < this.#need) return [];
+      data = this.#parts.length === 1 ? this.#parts[0] : this.#join();
     }
     const out: VscMessage[] = [];
+    const end = data.length;
+    const maxPayload = this.#maxFrame - HEADER_LENGTH;
+    let off = 0;
+    let need = HEADER_LENGTH;
     try {
-      for (;;) {
-        if (this.#buffered < HEADER_LENGTH) break;
-        const header = this.#peek(HEADER_LENGTH);
-        const view = new DataView(header.buffer, header.byteOffset, HEADER_LENGTH);
-        const type = view.getUint32(0);
-        const readerId = view.getUint32(4);
-        const length = view.getUint32(8);
+      while (end - off >= HEADER_LENGTH) {
+        const type = getU32(data, off);
+        const readerId = getU32(data, off + 4);
+        const length = getU32(data, off + 8);
         // Checked before waiting for the payload, so a lying length fails at once
         // instead of making us buffer up to 4 GiB.
-        if (length > this.#maxFrame - HEADER_LENGTH) {
+        if (length > maxPayload) {
           throw new VscProtocolError(
             "VSC_FRAME_TOO_LARGE",
-            `${msgTypeName(type)} frame announces ${length} payload bytes; the limit is ${this.#maxFrame - HEADER_LENGTH}`,
+            `${msgTypeName(type)} frame announces ${length} payload bytes; the limit is ${maxPayload}`,
           );
         }
-        if (this.#buffered < HEADER_LENGTH + length) break;
-        const frame = this.#take(HEADER_LENGTH + length);
-        out.push(decodeMessage(type, readerId, frame.subarray(HEADER_LENGTH)));
+        if (end - off < HEADER_LENGTH + length) {
+          need = HEADER_LENGTH + length;
+          break;
+        }
+        const payload = new Uint8Array(data.buffer, data.byteOffset + off + HEADER_LENGTH, length);
+        out.push(decode(type, readerId, payload, true));
+        off += HEADER_LENGTH + length;
       }
     } catch (e) {
       if (e instanceof VscProtocolError) {
         this.#failed = e;
-        this.#chunks = [];
+        this.#parts = [];
         this.#buffered = 0;
       }
       throw e;
     }
+    if (off === end) {
+      if (this.#buffered !== 0) this.#parts = [];
+      this.#buffered = 0;
+      this.#need = HEADER_LENGTH;
+    } else {
+      this.#parts = [off === 0 ? data : data.subarray(off)];
+      this.#buffered = end - off;
+      this.#need = need;
+    }
     return out;
-  }
-
-  /** The first n buffered bytes, joining chunks only when needed. */
-  #peek(n: number): Uint8Array {
-    const first = this.#chunks[0];
-    if (first.length >= n) return first.subarray(0, n);
-    const joined = this.#join();
-    return joined.subarray(0, n);
-  }
-
-  #take(n: number): Uint8Array {
-    const first = this.#chunks[0];
-    if (first.length < n) this.#join();
-    const head = this.#chunks[0];
-    const frame = head.subarray(0, n);
-    if (head.length === n) this.#chunks.shift();
-    else this.#chunks[0] = head.subarray(n);
-    this.#buffered -= n;
-    return frame;
   }
 
   #join(): Uint8Array {
     const all = new Uint8Array(this.#buffered);
     let off = 0;
-    for (const c of this.#chunks) {
+    for (const c of this.#parts) {
       all.set(c, off);
       off += c.length;
     }
-    this.#chunks = [all];
     return all;
   }
 }

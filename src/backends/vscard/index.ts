@@ -17,6 +17,7 @@ export {
   type VscardListenerOptions,
 } from "./client.js";
 export * from "./tls.js";
+export { BusyPoll, DEFAULT_BUSY_POLL_US, MAX_BUSY_POLL_SKIP, busyPollWindowUs } from "./busy-poll.js";
 export * from "./events.js";
 export * from "./address.js";
 export * from "./qemu-config.js";

@@ -33,6 +33,7 @@ import {
   VscProtocolError,
   checkInit,
   describeMessage,
+  encodeFrame,
   encodeMessage,
   initMessage,
   type VscMessage,
@@ -80,6 +81,13 @@ export interface SessionOptions {
   /** Writes one whole frame; must be a single write on the socket. */
   readonly send: (frame: Uint8Array) => void;
   readonly onEvent?: (event: VscardEvent) => void;
+  /**
+   * Report every message ("message") and APDU ("apdu") to onEvent (default
+   * true). With false, or without onEvent, nothing is built for them: no
+   * descriptions, no PIN-redacted copies. `cacard vscard` only shows them
+   * with --debug.
+   */
+  readonly traceEvents?: boolean;
   /** Called once when the session cannot go on (protocol error, host silent). */
   readonly onFatal?: (error: Error) => void;
   readonly initTimeoutMs?: number;
@@ -115,6 +123,15 @@ export class VscardSession {
   readonly #opts: SessionOptions;
   readonly #framer = new VscFramer();
   readonly #states: ReaderState[] = [];
+  /**
+   * Attached readers by host id, for the APDU path. A hint only: an entry is
+   * trusted after checking the state is still attached with that id.
+   */
+  readonly #byId = new Map<number, ReaderState>();
+  /** options.onEvent, or null: events (and their descriptions) are only built when someone listens. */
+  readonly #onEvent: ((event: VscardEvent) => void) | null;
+  /** "message" and "apdu" events wanted. */
+  readonly #trace: boolean;
   readonly #pending: Pending[] = [];
   #hostInits = 0;
   #setupStarted = false;
@@ -126,6 +143,8 @@ export class VscardSession {
 
   constructor(options: SessionOptions) {
     this.#opts = options;
+    this.#onEvent = options.onEvent ?? null;
+    this.#trace = this.#onEvent !== null && options.traceEvents !== false;
     for (const reader of options.readers) this.#track(reader);
   }
 
@@ -245,17 +264,18 @@ export class VscardSession {
 
   #untrack(state: ReaderState): void {
     state.phase = "gone";
+    if (state.id !== null && this.#byId.get(state.id) === state) this.#byId.delete(state.id);
     state.reader.off("insert", state.onInsert);
     state.reader.off("remove", state.onRemove);
   }
 
   #emit(event: VscardEvent): void {
-    this.#opts.onEvent?.(event);
+    this.#onEvent?.(event);
   }
 
   #send(msg: VscMessage): void {
     if (this.#closed) return;
-    this.#emit({ type: "message", direction: "tx", text: describeMessage(msg) });
+    if (this.#trace) this.#emit({ type: "message", direction: "tx", text: describeMessage(msg) });
     this.#opts.send(encodeMessage(msg));
   }
 
@@ -284,7 +304,7 @@ export class VscardSession {
   }
 
   #handle(msg: VscMessage): void {
-    this.#emit({ type: "message", direction: "rx", text: describeMessage(msg) });
+    if (this.#trace) this.#emit({ type: "message", direction: "rx", text: describeMessage(msg) });
     switch (msg.type) {
       case MsgType.Init:
         this.#hostInit(msg);
@@ -398,6 +418,7 @@ export class VscardSession {
     } else {
       state.phase = "attached";
       state.id = readerId;
+      this.#byId.set(readerId, state);
       this.#emit({ type: "reader-attached", reader: name, id: readerId });
       if (state.removeWhenAdded) this.#detach(state);
       else if (state.reader.present) this.#sendAtr(state);
@@ -451,7 +472,8 @@ export class VscardSession {
   }
 
   #apdu(readerId: number, command: Uint8Array): void {
-    const state = this.#states.find((s) => s.phase === "attached" && s.id === readerId);
+    const hint = this.#byId.get(readerId);
+    const state = hint !== undefined && hint.phase === "attached" && hint.id === readerId ? hint : undefined;
     const card = state?.reader.card ?? null;
     let response: Uint8Array | null = null;
     if (card !== null && state?.cardSent) {
@@ -465,11 +487,14 @@ export class VscardSession {
         response = null;
       }
     }
-    this.#emit({ type: "apdu", id: readerId, command: redactVerify(command), response });
+    if (this.#trace) this.#emit({ type: "apdu", id: readerId, command: redactVerify(command), response });
     if (response === null) {
       this.#send({ type: MsgType.Error, readerId, code: APDU_FAILURE_CODE });
-    } else {
+    } else if (this.#trace) {
       this.#send({ type: MsgType.APDU, readerId, apdu: response });
+    } else if (!this.#closed) {
+      // The hot path, without listeners: straight to one frame.
+      this.#opts.send(encodeFrame(MsgType.APDU, readerId, response));
     }
   }
 }

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import net from "node:net";
 import { VirtualReader } from "../../../src/card/reader.js";
 import {
@@ -149,6 +149,91 @@ describe("VSCard client against a fake QEMU", () => {
     expect(card.transmits[1]).toEqual(ext);
     expect(long.apdu.length).toBe(ext.length - 5 + 3); // body after 5 bytes reversed, tag, SW
     expect(long.readerId).toBe(0);
+  });
+
+  it("answers a burst of APDUs from one chunk with one write, in order, never splitting a frame", async () => {
+    const card = new EchoCard(0x42);
+    const r = await start([new VirtualReader("r", card)]);
+    await r.waitEvent((e) => e.type === "card-inserted");
+    const before = r.host.current.received.length;
+    const burst = Buffer.concat(
+      Array.from({ length: 50 }, (_, i) =>
+        encodeFrame(MsgType.APDU, i === 7 ? 3 : 0, Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x02, i, 0xff - i)),
+      ),
+    );
+    const spy = vi.spyOn(net.Socket.prototype, "write");
+    r.host.sendRaw(burst);
+    await r.host.waitFor(() => r.host.current.received.length === before + 50, 5000, "50 answers");
+    const ours = spy.mock.contexts.filter((c) => c !== r.host.current.socket);
+    spy.mockRestore();
+    // On loopback 50 small frames written at once arrive as one chunk; however
+    // TCP cut them, there is one write per chunk received, not one per frame.
+    expect(ours.length).toBeGreaterThanOrEqual(1);
+    expect(ours.length).toBeLessThan(50);
+    const got = r.host.current.received.slice(before);
+    expect(got.map((m) => m.readerId)).toEqual(Array.from({ length: 50 }, (_, i) => (i === 7 ? 3 : 0)));
+    got.forEach((m, i) => {
+      if (i === 7) expect(m).toEqual({ type: MsgType.Error, readerId: 3, code: ErrorCode.GeneralError });
+      else expect(toHex((m as { apdu: Uint8Array }).apdu)).toBe(toHex(Uint8Array.of(0xff - i, i, 0x42, 0x90, 0x00)));
+    });
+  });
+
+  it("serves the same without an event listener (no event or description is built)", async () => {
+    const card = new EchoCard(0x42);
+    const reader = new VirtualReader("r", card);
+    const r = await start([reader], { readerIds: "multi" }, { onEvent: undefined, busyPollUs: 0 });
+    await r.host.waitFor(() => r.host.connections.length > 0 && r.host.current.received.some(isType(MsgType.ATR)), 5000, "ATR");
+    const verify = Uint8Array.of(0x00, 0x20, 0x00, 0x80, 0x08, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38);
+    r.host.sendRaw(
+      Buffer.concat([
+        encodeFrame(MsgType.APDU, 0, verify),
+        encodeFrame(MsgType.APDU, 1, Uint8Array.of(0, 0xb0, 0, 0, 0)),
+        encodeFrame(MsgType.Flush, 0),
+      ]),
+    );
+    await r.host.waitFor(() => r.host.current.received.some(isType(MsgType.FlushComplete)), 5000, "FlushComplete");
+    const tail = r.host.current.received.slice(-3);
+    expect(tail).toEqual([
+      { type: MsgType.APDU, readerId: 0, apdu: Uint8Array.of(0x38, 0x37, 0x36, 0x35, 0x34, 0x33, 0x32, 0x31, 0x42, 0x90, 0x00) },
+      { type: MsgType.Error, readerId: 1, code: ErrorCode.GeneralError },
+      { type: MsgType.FlushComplete, readerId: 0 },
+    ]);
+    // the card saw the PIN itself (redaction is only for events)
+    expect(toHex(card.transmits[0])).toBe(toHex(verify));
+    expect(r.events).toEqual([]);
+  });
+
+  it("traceEvents: false keeps the lifecycle events and drops the per-message and per-APDU ones", async () => {
+    const r = await start([new VirtualReader("r", new EchoCard(0x42))], {}, { traceEvents: false });
+    await r.waitEvent((e) => e.type === "card-inserted");
+    r.host.send({ type: MsgType.APDU, readerId: 0, apdu: Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x01, 0x07) });
+    r.host.send({ type: MsgType.APDU, readerId: 9, apdu: Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x01, 0x07) });
+    await r.host.waitFor(() => r.host.current.received.some(isType(MsgType.Error)), 5000, "answers");
+    expect(r.host.current.received.filter(isType(MsgType.APDU))).toEqual([
+      { type: MsgType.APDU, readerId: 0, apdu: Uint8Array.of(0x07, 0x42, 0x90, 0x00) },
+    ]);
+    const kinds = new Set(r.events.map((e) => e.type));
+    expect(kinds.has("message")).toBe(false);
+    expect(kinds.has("apdu")).toBe(false);
+    expect([...kinds]).toEqual(expect.arrayContaining(["connecting", "connected", "host-init", "reader-attached", "card-inserted"]));
+  });
+
+  it("still sends the answers that preceded a fatal message in the same chunk", async () => {
+    const r = await start([new VirtualReader("r", new EchoCard(0x42))]);
+    await r.waitEvent((e) => e.type === "card-inserted");
+    const conn = r.host.current;
+    r.host.sendRaw(
+      Buffer.concat([
+        encodeFrame(MsgType.APDU, 0, Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x01, 0x07)),
+        // well framed, but fatal once handled: an Init with a bad magic
+        encodeFrame(MsgType.Init, UNDEFINED_READER_ID, Uint8Array.of(0x58, 0x58, 0x58, 0x58, 0, 0, 0, 2)),
+      ]),
+    );
+    await r.waitEvent((e) => e.type === "protocol-error", "protocol error");
+    await r.host.waitFor(() => conn.socket.destroyed || conn.socket.readableEnded, 3000, "close");
+    expect(conn.received.filter(isType(MsgType.APDU))).toEqual([
+      { type: MsgType.APDU, readerId: 0, apdu: Uint8Array.of(0x07, 0x42, 0x90, 0x00) },
+    ]);
   });
 
   it("answers an APDU for an empty reader or unknown id with VSC_Error code 1 (big-endian)", async () => {

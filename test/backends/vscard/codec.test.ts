@@ -148,6 +148,65 @@ describe("VSCard codec", () => {
     expect(() => framer.push(hex("00000007 00000000 00000005"))).toThrow(VscProtocolError);
   });
 
+  it("decodes socket-like Buffer chunks in place; APDUs come out as plain Uint8Array views", () => {
+    const frames = [
+      encodeFrame(MsgType.APDU, 1, hex("00a4040007a000000079010000")),
+      encodeFrame(MsgType.APDU, 2, hex("0020000008313233343536373800")),
+      encodeFrame(MsgType.Flush, 3),
+    ];
+    const bytes = Uint8Array.from(frames.flatMap((f) => [...f]));
+    // A Buffer from the shared pool: its bytes do not start at offset 0 of its ArrayBuffer.
+    const pooled = Buffer.from(bytes);
+    const framer = new VscFramer();
+    const [a, b, c] = framer.push(pooled);
+    expect(a).toEqual({ type: MsgType.APDU, readerId: 1, apdu: hex("00a4040007a000000079010000") });
+    expect(b).toEqual({ type: MsgType.APDU, readerId: 2, apdu: hex("0020000008313233343536373800") });
+    expect(c).toEqual({ type: MsgType.Flush, readerId: 3 });
+    const apdu = (a as { apdu: Uint8Array }).apdu;
+    // Not a Buffer: Buffer#slice would be a view, and callers (redactVerify) rely on slice() copying.
+    expect(Buffer.isBuffer(apdu)).toBe(false);
+    expect(apdu.slice().buffer).not.toBe(apdu.buffer);
+    expect(apdu.buffer).toBe(pooled.buffer); // no copy
+    expect(framer.buffered).toBe(0);
+  });
+
+  it("keeps the rest of a frame across Buffer chunks and joins only once it is all there", () => {
+    const payload = Uint8Array.from({ length: 3000 }, (_, i) => i & 0xff);
+    const frame = encodeFrame(MsgType.APDU, 9, payload);
+    const stream = Buffer.concat([frame, encodeFrame(MsgType.Flush, 1), frame.subarray(0, 5)]);
+    const framer = new VscFramer();
+    const got: VscMessage[] = [];
+    for (let off = 0; off < stream.length; off += 100) {
+      got.push(...framer.push(stream.subarray(off, off + 100)));
+      if (got.length === 0) expect(framer.buffered).toBe(Math.min(off + 100, stream.length));
+    }
+    expect(got).toEqual([
+      { type: MsgType.APDU, readerId: 9, apdu: payload },
+      { type: MsgType.Flush, readerId: 1 },
+    ]);
+    expect(framer.buffered).toBe(5);
+    expect(framer.push(frame.subarray(5))).toEqual([{ type: MsgType.APDU, readerId: 9, apdu: payload }]);
+    expect(framer.buffered).toBe(0);
+  });
+
+  it("decodeMessage copies: its messages never alias the payload", () => {
+    const payload = hex("3b7a18000073667465206364313434");
+    const apdu = decodeMessage(MsgType.APDU, 0, payload) as { apdu: Uint8Array };
+    const atr = decodeMessage(MsgType.ATR, 0, payload) as { atr: Uint8Array };
+    payload.fill(0);
+    expect(toHex(apdu.apdu)).toBe("3B7A18000073667465206364313434");
+    expect(toHex(atr.atr)).toBe("3B7A18000073667465206364313434");
+  });
+
+  it("rejects type and reader ids that are not u32, like before", () => {
+    for (const bad of [-1, 2 ** 32, 1.5, Number.NaN]) {
+      expect(() => encodeFrame(bad, 0)).toThrow(RangeError);
+      expect(() => encodeFrame(MsgType.APDU, bad)).toThrow(RangeError);
+      expect(() => encodeMessage({ type: MsgType.Error, readerId: 0, code: bad })).toThrow(RangeError);
+    }
+    expect(toHex(encodeFrame(0xffffffff, 0xfffffffe, hex("01")))).toBe("FFFFFFFF" + "FFFFFFFE" + "00000001" + "01");
+  });
+
   it("round-trips any message, split anywhere (fuzz)", () => {
     fc.assert(
       fc.property(fc.array(arbMessage, { maxLength: 6 }), fc.array(fc.nat(), { maxLength: 8 }), (msgs, cuts) => {
