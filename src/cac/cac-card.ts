@@ -15,6 +15,10 @@ import { GpApplet } from "./gp.js";
 import { MsftApplet } from "./msft.js";
 import { PkiApplet } from "./pki.js";
 import { EmptyApplet, PassthroughApplet } from "./placeholder.js";
+import { SIMPLETLV_MAX_LENGTH } from "./simpletlv.js";
+
+/** The PKI value buffer holds the certificate and a 1-byte CertInfo under a 16-bit length. */
+export const MAX_CERTIFICATE_BYTES = SIMPLETLV_MAX_LENGTH - 1;
 
 const oid = (hi: number, lo: number) => Uint8Array.of(hi, lo);
 
@@ -22,6 +26,14 @@ export function cacApplets(keyStore: KeyStore, cccCardId?: Uint8Array): Applet[]
   const n = keyStore.credentials.length;
   if (n > MAX_PKI_APPLETS) {
     throw new KeyStoreError("KEYSTORE_TOO_MANY", `a CAC holds at most ${MAX_PKI_APPLETS} certificates, got ${n}`);
+  }
+  for (const c of keyStore.credentials) {
+    if (c.certificate.length > MAX_CERTIFICATE_BYTES) {
+      throw new KeyStoreError(
+        "KEYSTORE_UNSUPPORTED",
+        `certificate ${JSON.stringify(c.nickname)} is ${c.certificate.length} bytes; a CAC buffer holds at most ${MAX_CERTIFICATE_BYTES}`,
+      );
+    }
   }
   return [
     ...keyStore.credentials.map((c, i) => new PkiApplet(i, c)),

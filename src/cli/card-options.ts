@@ -87,15 +87,32 @@ export function parsePinTries(value: string | undefined): number | undefined {
   return n;
 }
 
+export interface StoreOpenOptions {
+  /**
+   * Decrypt private keys at first use (default true: a fast start). `cacard
+   * info` turns it off so that a damaged key is reported before it says "ok".
+   */
+  readonly deferKeyDecryption?: boolean;
+}
+
 /**
  * Opens the key store the options name. `password` (e.g. from a QEMU-style
  * secret object) takes the place of --password-file; it is zeroed afterwards.
  */
-export async function keyStoreFromOptions(values: CardOptionValues, password?: Uint8Array): Promise<KeyStore> {
+export async function keyStoreFromOptions(
+  values: CardOptionValues,
+  password?: Uint8Array,
+  open: StoreOpenOptions = {},
+): Promise<KeyStore> {
   const nicknames = values.cert && values.cert.length > 0 ? values.cert : DEFAULT_NICKNAMES;
   const pw = password ?? (values["password-file"] ? readPasswordFile(values["password-file"]) : undefined);
   try {
-    return await openKeyStore({ db: values.db ?? sampleDbPath(), nicknames, password: pw });
+    return await openKeyStore({
+      db: values.db ?? sampleDbPath(),
+      nicknames,
+      password: pw,
+      deferKeyDecryption: open.deferKeyDecryption ?? true,
+    });
   } finally {
     pw?.fill(0);
   }
@@ -105,14 +122,20 @@ export async function cardFromOptions(
   values: CardOptionValues,
   extra: CacCardOptions = {},
   password?: Uint8Array,
+  open: StoreOpenOptions = {},
 ): Promise<VirtualCard> {
   const tries = parsePinTries(values["pin-tries"]);
-  const store = await keyStoreFromOptions(values, password);
+  const store = await keyStoreFromOptions(values, password, open);
   const options: CacCardOptions = { ...extra };
   if (tries !== undefined) options.pinPolicy = { maxTries: tries };
   if (values.trace && !options.trace) options.trace = stderrTrace;
-  options.warn ??= (message) => process.stderr.write(`cacard: warning: ${message}\n`);
+  options.warn ??= stderrWarn;
   return createCacCard(store, options);
+}
+
+/** Host-side problems the card answered with a status word (no secrets in them). */
+export function stderrWarn(message: string): void {
+  process.stderr.write(`cacard: warning: ${message}\n`);
 }
 
 /** --trace: one line per direction; the card has already blanked VERIFY data. */

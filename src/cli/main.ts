@@ -82,8 +82,11 @@ function isEntryPoint(): boolean {
 if (isEntryPoint()) {
   const controller = new AbortController();
   const stop = () => controller.abort();
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  // Catch SIGINT/SIGTERM only while a command runs (long-running commands stop
+  // cleanly on the abort signal). Afterwards the default action is back, so a
+  // signal always ends the process, even one stuck in Node's exit path.
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
   // A closed stdout (e.g. `cacard apdu | head`) is not an error worth a stack trace.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code === "EPIPE") process.exit(EXIT_OK);
@@ -94,13 +97,18 @@ if (isEntryPoint()) {
     stderr: process.stderr,
     env: process.env,
     signal: controller.signal,
-  }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e) => {
+  })
+    .catch((e) => {
       process.stderr.write(`cacard: ${oneLine(String((e as Error)?.message ?? e))}\n`);
-      process.exitCode = EXIT_FAILURE;
-    },
-  );
+      return EXIT_FAILURE;
+    })
+    .then((code) => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      // Exit now rather than wait for the event loop to drain: nothing is left
+      // to do, and Node 20 can deadlock draining V8 background tasks at exit
+      // (seen under heavy load: main thread in NodePlatform::DrainTasks).
+      // stdout/stderr to pipes and files are synchronous on Linux.
+      process.exit(code);
+    });
 }

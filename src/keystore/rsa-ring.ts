@@ -45,11 +45,29 @@ export function stripLeadingZeros(bytes: Uint8Array): Uint8Array {
   return bytes.subarray(i);
 }
 
-/** A KeyRing over keys parsed once; index i is credential i (null = no private key). */
-export class RsaKeyRing implements KeyRing {
-  readonly #keys: readonly (RsaPrivateKey | null)[];
+/**
+ * A private key decrypted on first use. Decrypting NSS keys costs tens of
+ * PBKDF2 derivations and MAC checks; deferring them keeps them off the
+ * start-up path (the 250 ms start-to-ATR budget) for keys never used.
+ */
+export interface DeferredRsaKey {
+  /** Modulus length in bytes, known from clear attributes without decrypting. */
+  readonly modulusLength: number;
+  /** Decrypts the key; throws KeyStoreError when it turns out damaged. */
+  load(): RsaPrivateKey;
+}
 
-  constructor(keys: readonly (RsaPrivateKey | null)[]) {
+export type RingEntry = RsaPrivateKey | DeferredRsaKey | null;
+
+function isDeferred(entry: RingEntry): entry is DeferredRsaKey {
+  return entry !== null && "load" in entry;
+}
+
+/** A KeyRing over keys parsed once (now or at first use); index i is credential i (null = no private key). */
+export class RsaKeyRing implements KeyRing {
+  readonly #keys: RingEntry[];
+
+  constructor(keys: readonly RingEntry[]) {
     this.#keys = [...keys];
   }
 
@@ -67,13 +85,25 @@ export class RsaKeyRing implements KeyRing {
     return Uint8Array.from(out);
   }
 
+  /** Decrypts every deferred key now; throws the first KeyStoreError. */
+  loadAll(): void {
+    for (let i = 0; i < this.#keys.length; i++) this.#keyAt(i);
+  }
+
   modulusBytes(index: number): number {
-    return this.#keyAt(index)?.modulus.length ?? 0;
+    if (!Number.isInteger(index) || index < 0 || index >= this.#keys.length) return 0;
+    const entry = this.#keys[index];
+    if (entry === null) return 0;
+    return isDeferred(entry) ? entry.modulusLength : entry.modulus.length;
   }
 
   #keyAt(index: number): RsaPrivateKey | null {
     if (!Number.isInteger(index) || index < 0 || index >= this.#keys.length) return null;
-    return this.#keys[index];
+    const entry = this.#keys[index];
+    if (!isDeferred(entry)) return entry;
+    const loaded = entry.load();
+    this.#keys[index] = loaded;
+    return loaded;
   }
 }
 

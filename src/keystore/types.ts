@@ -101,4 +101,12 @@ export interface OpenKeyStoreOptions {
    * certificates down. Off by default (unknown nickname is an error).
    */
   readonly skipMissing?: boolean;
+  /**
+   * Decrypt private keys at their first use instead of at open. Start-up then
+   * reads no secret and skips the PBKDF2 work (what the long-running CLI
+   * commands want for a fast start); a damaged key is then found at first use
+   * (the card answers 6F00 and warns) instead of failing the open. What needs
+   * no decryption (each key matches its certificate) is still checked at open.
+   */
+  readonly deferKeyDecryption?: boolean;
 }

@@ -352,7 +352,7 @@ describe("VSCard frame fuzz", () => {
     if (!Number.isNaN(rss.heapGrowth())) expect(rss.heapGrowth()).toBeLessThan(RSS_SLACK / 8);
   }, 900_000);
 
-  it("a host that sends without reading the replies stops being read (output stays bounded)", async (ctx) => {
+  it("a host that sends without reading the replies stops being read (output stays bounded)", async () => {
     const server = net.createServer({ noDelay: true });
     const acceptor = new Acceptor<net.Socket>();
     server.on("connection", (s) => acceptor.push(s));
@@ -401,11 +401,7 @@ describe("VSCard frame fuzz", () => {
       socket.resume();
       await until(() => replies >= requests, 30_000, () => `${replies} replies, ${card.transmits} APDUs`);
       expect(card.transmits).toBe(requests);
-      // Without backpressure every request is answered into an ever-growing socket buffer.
-      ctx.skip(
-        whileBlocked >= requests / 2,
-        `pending src fix: the VSCard session writes replies without backpressure (${whileBlocked} of ${requests} answered unread)`,
-      );
+      // Without backpressure every request would be answered into an ever-growing socket buffer.
       expect(whileBlocked).toBeLessThan(requests / 2);
     } finally {
       ac.abort();

@@ -93,6 +93,26 @@ describe("integrity MACs of encrypted attributes (§A.2.4)", () => {
     expect(err.message).toMatch(/integrity MAC/);
   });
 
+  it("with deferKeyDecryption, opens fast and reports the damaged key at first use", async () => {
+    const key4 = await editDb(
+      sampleKey4(),
+      "UPDATE metaData SET item1 = (SELECT item1 FROM metaData WHERE id LIKE 'sig_key_%_00000124' LIMIT 1) WHERE id LIKE 'sig_key_%_00000123'",
+    );
+    const dir = dbWithKey4(key4);
+    const store = await openKeyStore({ db: dir, nicknames: ["cert1"], deferKeyDecryption: true });
+    const ring = store.openKeys()!;
+    expect(ring.modulusBytes(0)).toBe(256);
+    let err: unknown;
+    try {
+      ring.rsaPrivate(0, new Uint8Array(256));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(KeyStoreError);
+    expect((err as KeyStoreError).code).toBe("KEYSTORE_CORRUPT");
+    expect((err as KeyStoreError).message).toMatch(/integrity MAC/);
+  });
+
   it("rejects a key whose MAC row is missing", async () => {
     const dir = dbWithKey4(await editDb(sampleKey4(), "DELETE FROM metaData WHERE id LIKE 'sig_key_%_00000128'"));
     const err = await rejection(openKeyStore({ db: dir, nicknames: ["cert2"] }));

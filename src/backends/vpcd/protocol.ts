@@ -168,19 +168,21 @@ export class FrameDecoder {
   #take(n: number): Uint8Array {
     const out = new Uint8Array(n);
     let filled = 0;
+    let used = 0; // whole chunks consumed; removed in one splice (shift() per chunk is quadratic)
     while (filled < n) {
-      const head = this.#chunks[0];
+      const head = this.#chunks[used];
       const want = n - filled;
       if (head.length <= want) {
         out.set(head, filled);
         filled += head.length;
-        this.#chunks.shift();
+        used++;
       } else {
         out.set(head.subarray(0, want), filled);
         filled += want;
-        this.#chunks[0] = head.subarray(want);
+        this.#chunks[used] = head.subarray(want);
       }
     }
+    if (used > 0) this.#chunks.splice(0, used);
     this.#buffered -= n;
     return out;
   }

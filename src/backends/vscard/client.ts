@@ -16,6 +16,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import type { VirtualReader } from "../../card/reader.js";
+import { MAX_FRAME_LENGTH } from "./codec.js";
 import { VscardSession, type VscardEvent } from "./session.js";
 import { BusyPoll, busyPollWindowUs } from "./busy-poll.js";
 import { runVerifyPeer, type TlsCredentials, type VerifyPeer } from "./tls.js";
@@ -36,6 +37,8 @@ export interface BackoffOptions {
 export const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 10_000, factor: 2, jitter: 0.5 } as const;
 /** TCP connect plus TLS handshake must finish within this. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Replies queued in the socket beyond this stop reading from the host until the kernel takes them. */
+export const MAX_PENDING_OUTPUT = 4 * MAX_FRAME_LENGTH;
 /** On stop, how long the goodbye messages may take before the socket is destroyed. */
 export const STOP_GRACE_MS = 500;
 
@@ -144,7 +147,14 @@ function runSession(
   return new Promise((resolve) => {
     let reason = "";
     const write = (data: Uint8Array) => {
-      if (!socket.destroyed && socket.writable) socket.write(data);
+      if (socket.destroyed || !socket.writable) return;
+      socket.write(data);
+      // A host that sends without reading the replies must not grow our memory:
+      // stop reading from it until the kernel has taken what is queued.
+      if (socket.writableLength > MAX_PENDING_OUTPUT && !socket.isPaused()) {
+        socket.pause();
+        socket.once("drain", () => socket.resume());
+      }
     };
     // Replies to one incoming chunk are collected and written together, in
     // order, once the chunk is handled: one write() for a burst (100 readers'

@@ -36,6 +36,8 @@ ${CARD_OPTIONS_HELP}
     const card = await cardFromOptions(values, { libcacardStrict: values["libcacard-strict"] === true });
     card.powerOn();
     const lines = createInterface({ input: io.stdin, crlfDelay: Infinity });
+    // SIGINT/SIGTERM: stop reading and exit normally.
+    io.signal.addEventListener("abort", () => lines.close(), { once: true });
     let lineNumber = 0;
     for await (const raw of lines) {
       lineNumber++;

@@ -25,7 +25,7 @@ ${CARD_OPTIONS_HELP}
   async run(argv, io) {
     const { values, positionals } = parseArgs({ args: argv, options: cardOptionSpec, allowPositionals: true });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const card = await cardFromOptions(values);
+    const card = await cardFromOptions(values, {}, undefined, { deferKeyDecryption: false });
     const store = card.keyStore;
     const login = store.loginRequired
       ? values["password-file"]

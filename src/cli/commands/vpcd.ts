@@ -7,7 +7,7 @@ import { createInterface, type Interface } from "node:readline";
 import { parseArgs } from "node:util";
 import type { Command, CliIo } from "../command.js";
 import { EXIT_OK, UsageError } from "../errors.js";
-import { CARD_OPTIONS_HELP, cardOptionSpec, keyStoreFromOptions, parsePinTries } from "../card-options.js";
+import { CARD_OPTIONS_HELP, cardOptionSpec, keyStoreFromOptions, parsePinTries, stderrWarn } from "../card-options.js";
 import { cardSerial, createCacCard, type CacCardOptions } from "../../cac/cac-card.js";
 import type { VirtualCard } from "../../card/card.js";
 import { toHex } from "../../util/bytes.js";
@@ -131,6 +131,7 @@ async function buildCards(
       serial: identity.serial,
       ...(identity.cccCardId ? { cccCardId: identity.cccCardId } : {}),
       ...(tries !== undefined ? { pinPolicy: { maxTries: tries } } : {}),
+      warn: (message) => stderrWarn(`card ${i}: ${message}`),
     };
     cards.push(createCacCard(store, cardOptions));
   }

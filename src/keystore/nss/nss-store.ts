@@ -10,7 +10,7 @@
  */
 import type { SqlJsStatic } from "sql.js";
 import { parseCertificate, type ParsedCertificate } from "../credential.js";
-import { RsaKeyRing, sameUnsigned } from "../rsa-ring.js";
+import { RsaKeyRing, sameUnsigned, stripLeadingZeros } from "../rsa-ring.js";
 import { copySecret, secretsEqual } from "../secret.js";
 import { selectCredentials } from "../selection.js";
 import {
@@ -95,6 +95,7 @@ export function buildNssKeyStore(engine: SqlJsStatic, files: NssDbFiles, options
     { passwordEntry, meta, keys, certModuli: parsed.map((p) => p.rsaModulus) },
     options.password,
     files.keyDbPath,
+    options.deferKeyDecryption === true,
   );
 }
 
@@ -112,6 +113,7 @@ class NssKeyStore implements KeyStore {
     private readonly source: KeySource,
     password: Uint8Array | undefined,
     private readonly keyDbPath: string,
+    private readonly deferKeys: boolean,
   ) {
     const entry = source.passwordEntry;
     if (entry === undefined) {
@@ -125,13 +127,13 @@ class NssKeyStore implements KeyStore {
     if (emptyKey !== null) {
       // A DB without a password: NSS needs no login and any PIN is accepted.
       // A password given by the caller is then irrelevant and ignored.
-      this.#ring = this.#decryptAll(emptyKey);
+      this.#ring = this.#deferredRing(emptyKey);
       return;
     }
     if (password !== undefined) {
       const passKey = checkPassword(entry, password);
       if (passKey === null) throw new KeyStoreError("KEYSTORE_BAD_PASSWORD", `wrong password for NSS database ${this.location}`);
-      this.#ring = this.#decryptAll(passKey);
+      this.#ring = this.#deferredRing(passKey);
       this.#password = copySecret(password);
     }
   }
@@ -145,28 +147,44 @@ class NssKeyStore implements KeyStore {
     if (entry === undefined) return null;
     const passKey = checkPassword(entry, pin);
     if (passKey === null) return null;
-    this.#ring ??= this.#decryptAll(passKey);
-    passKey.fill(0);
+    if (this.#ring === undefined) this.#ring = this.#deferredRing(passKey);
+    else passKey.fill(0);
     return this.#ring;
   }
 
-  #decryptAll(passKey: Uint8Array): RsaKeyRing {
-    try {
-      const keys = this.source.keys.map((key, i) => {
-        if (key === null || !isRsaKeyObject(key)) return null;
-        const what = `private key of ${JSON.stringify(this.credentials[i].nickname)} in ${this.keyDbPath}`;
-        const rsa = decryptRsaKey(key, passKey, this.source.meta, what);
-        // Matched by CKA_ID, which is only a label; the numbers must agree too.
-        const certModulus = this.source.certModuli[i];
-        if (certModulus === null || !sameUnsigned(rsa.modulus, certModulus)) {
-          throw new KeyStoreError("KEYSTORE_CORRUPT", `${what} does not match its certificate's public key`);
-        }
-        return rsa;
-      });
-      return new RsaKeyRing(keys);
-    } finally {
-      passKey.fill(0);
-    }
+  /**
+   * A ring whose keys are decrypted on first use (see DeferredRsaKey). What can
+   * be checked without decrypting is checked now: each key's clear modulus
+   * must be its certificate's. Takes ownership of `passKey` and zeroes it once
+   * every key is loaded.
+   */
+  #deferredRing(passKey: Uint8Array): RsaKeyRing {
+    const pass = Uint8Array.from(passKey);
+    passKey.fill(0);
+    let pending = 0;
+    const entries = this.source.keys.map((key, i) => {
+      if (key === null || !isRsaKeyObject(key)) return null;
+      const what = `private key of ${JSON.stringify(this.credentials[i].nickname)} in ${this.keyDbPath}`;
+      // Matched by CKA_ID, which is only a label; the numbers must agree too.
+      const keyModulus = key.attributes.get(CKA.MODULUS);
+      const certModulus = this.source.certModuli[i];
+      if (keyModulus === undefined || certModulus === null || !sameUnsigned(keyModulus, certModulus)) {
+        throw new KeyStoreError("KEYSTORE_CORRUPT", `${what} does not match its certificate's public key`);
+      }
+      pending++;
+      return {
+        modulusLength: stripLeadingZeros(certModulus).length,
+        load: () => {
+          const rsa = decryptRsaKey(key, pass, this.source.meta, what);
+          if (--pending === 0) pass.fill(0);
+          return rsa;
+        },
+      };
+    });
+    if (pending === 0) pass.fill(0);
+    const ring = new RsaKeyRing(entries);
+    if (!this.deferKeys) ring.loadAll();
+    return ring;
   }
 }
 
