@@ -68,8 +68,11 @@ function swOnly(sw: StatusWord): Uint8Array {
   return Uint8Array.of(sw >> 8, sw & 0xff);
 }
 
-function aidKey(aid: Uint8Array): string {
-  return Buffer.from(aid.buffer, aid.byteOffset, aid.byteLength).toString("hex");
+/** Exact AID match (libcacard vcard_find_applet): same length, same bytes, no prefixes. */
+function sameAid(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export class VirtualCard implements CardServices {
@@ -78,7 +81,8 @@ export class VirtualCard implements CardServices {
   readonly keyStore: KeyStore;
   readonly applets: readonly Applet[];
 
-  readonly #byAid = new Map<string, Applet>();
+  /** Applets by AID length; a card has about 17, so a short scan beats hashing a key. */
+  readonly #byAidLength = new Map<number, Applet[]>();
   readonly #current: (Applet | null)[] = new Array(MAX_CHANNELS).fill(null);
   #pending: Pending | null = null;
   #ring: KeyRing | null = null;
@@ -90,7 +94,11 @@ export class VirtualCard implements CardServices {
 
   constructor(options: CardOptions) {
     this.applets = options.applets;
-    for (const applet of options.applets) this.#byAid.set(aidKey(applet.aid), applet);
+    for (const applet of options.applets) {
+      const list = this.#byAidLength.get(applet.aid.length) ?? [];
+      list.push(applet);
+      this.#byAidLength.set(applet.aid.length, list);
+    }
     this.keyStore = options.keyStore;
     this.atr = options.atr ?? CAC_ATR;
     this.serial = options.serial ?? EMPTY;
@@ -245,7 +253,7 @@ export class VirtualCard implements CardServices {
 
   #select(apdu: CommandApdu): Uint8Array {
     if (apdu.p1 !== 0x04) return swOnly(SW.FUNCTION_NOT_SUPPORTED);
-    const applet = this.#byAid.get(aidKey(apdu.data)) ?? null;
+    const applet = this.#byAidLength.get(apdu.data.length)?.find((a) => sameAid(a.aid, apdu.data)) ?? null;
     // Quirk kept: a failed SELECT leaves the channel with nothing selected.
     this.#current[apdu.channel] = applet;
     if (applet === null) return swOnly(SW.FILE_NOT_FOUND);

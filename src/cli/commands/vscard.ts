@@ -274,6 +274,8 @@ export const command: Command = {
         endpoint: plan.endpoint,
         signal: controller.signal,
         onEvent,
+        // Per-message and per-APDU events only when --debug prints them.
+        traceEvents: debug,
         ...(tlsCreds ? { tls: tlsCreds } : {}),
       };
       try {
