@@ -6,6 +6,7 @@
  * cacard card; the libcacard side then checks that it answers them with the
  * same bytes (bench/run.ts compares the replies).
  */
+import { pkcs1SignatureBlock, sha256DigestInfo } from "../../src/client/pkcs1.js";
 import type { SmartCard } from "../../src/card/reader.js";
 import { fromHex, toHex } from "../../src/util/bytes.js";
 
@@ -74,13 +75,7 @@ export function readCertificateOp(card: SmartCard, index: number): Op {
 
 /** A PKCS#1 v1.5 SHA-256 signature block of `bytes` bytes (what OpenSC sends for SHA256-RSA-PKCS). */
 export function pkcs1Block(bytes: number): Uint8Array {
-  const digestInfo = fromHex("3031300D060960864801650304020105000420" + "5A".repeat(32));
-  const block = new Uint8Array(bytes).fill(0xff);
-  block[0] = 0x00;
-  block[1] = 0x01;
-  block[bytes - digestInfo.length - 1] = 0x00;
-  block.set(digestInfo, bytes - digestInfo.length);
-  return block;
+  return pkcs1SignatureBlock(sha256DigestInfo(new Uint8Array(32).fill(0x5a)), bytes);
 }
 
 /**

@@ -9,25 +9,14 @@ import "reflect-metadata"; // @peculiar/x509 v2 needs it loaded first
 import * as x509 from "@peculiar/x509";
 import { AID } from "../../cac/aids.js";
 import { CacClient } from "../../client/cac-client.js";
-import { bytesEqual, concatBytes, toHex } from "../../util/bytes.js";
+import { pkcs1SignatureBlock, sha256DigestInfo } from "../../client/pkcs1.js";
+import { bytesEqual, toHex } from "../../util/bytes.js";
 import type { Command } from "../command.js";
 import { CARD_OPTIONS_HELP, cardFromOptions, cardOptionSpec, readPasswordFile } from "../card-options.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError } from "../errors.js";
 
-/** DER prefix of DigestInfo { sha256, NULL } (RFC 8017 §9.2 note 1). */
-const SHA256_DIGEST_INFO = Uint8Array.from(Buffer.from("3031300d060960864801650304020105000420", "hex"));
 /** The PIN the demo presents when no password file is given (any PIN opens a passwordless DB). */
 const DEMO_PIN = "12345678";
-
-/** EMSA-PKCS1-v1_5 block 00 01 FF.. 00 DigestInfo, as the host builds it before a raw RSA call. */
-function pkcs1Block(digestInfo: Uint8Array, modulusBytes: number): Uint8Array {
-  const block = new Uint8Array(modulusBytes).fill(0xff);
-  block[0] = 0x00;
-  block[1] = 0x01;
-  block[modulusBytes - digestInfo.length - 1] = 0x00;
-  block.set(digestInfo, modulusBytes - digestInfo.length);
-  return block;
-}
 
 export const command: Command = {
   name: "demo",
@@ -79,7 +68,8 @@ ${CARD_OPTIONS_HELP}
     const modulusBytes = Math.ceil((publicKey.asymmetricKeyDetails?.modulusLength ?? 2048) / 8);
     client.select(AID.pki(0));
     const before = client.exchanges;
-    const signature = client.rsaPrivate(pkcs1Block(concatBytes(SHA256_DIGEST_INFO, digest), modulusBytes));
+    const digestInfo = sha256DigestInfo(digest);
+    const signature = client.rsaPrivate(pkcs1SignatureBlock(digestInfo, modulusBytes));
     say(
       `# SIGN with PKI 0: ${modulusBytes}-byte PKCS#1 v1.5 block sent in ${client.exchanges - before} APDUs ` +
         `(chained 80 42 80 00, GET RESPONSE) → ${signature.length}-byte signature`,
@@ -87,7 +77,7 @@ ${CARD_OPTIONS_HELP}
 
     // Check with the certificate's public key: undo the RSA and compare the digest.
     const recovered = publicDecrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, signature);
-    const good = bytesEqual(new Uint8Array(recovered), concatBytes(SHA256_DIGEST_INFO, digest));
+    const good = bytesEqual(new Uint8Array(recovered), digestInfo);
     say(`# Signature checked against ${certs[0].subject}: ${good ? "valid" : "INVALID"}`);
     say(`# ${client.exchanges} APDUs in all.`);
     return good ? EXIT_OK : EXIT_FAILURE;
