@@ -9,83 +9,39 @@
  * Skips when the tools are missing, unless CI=true, where that is a failure.
  * CACARD_KEEP_INTEROP=1 keeps the output directory.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { BUILT_CLI, REPO_ROOT, StepResults, interopGate, runInNamespace, type NamespaceRunResult } from "../lib/namespace.js";
+import { expect, it } from "vitest";
+import { resolve } from "node:path";
+import { scenarioSuite } from "../lib/scenario-suite.js";
 import { DEFAULT_BACKOFF } from "../../../src/backends/vpcd/protocol.js";
 
 const VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
 const SCENARIO = resolve(__dirname, "pcscd-restart.sh");
 const RUN_LIMIT_MS = 120_000;
 
-const gate = interopGate({
-  tools: ["pcscd", "opensc-tool", "pkcs11-tool", "openssl", "ip", "timeout"],
-  files: [VPCD_DRIVER],
-  namespaces: true,
-});
-
-const title = "fault: pcscd killed mid-session and restarted (cacard vpcd reconnects)";
-
-if (gate.skip) {
-  describe.skip(`${title} — skipped, ${gate.reason}`, () => {
-    it("needs pcscd, vsmartcard-vpcd, opensc and root namespaces", () => {});
-  });
-} else {
-  describe(title, () => {
-    if (gate.fail) {
-      it("has its prerequisites (CI=true: missing tools are a failure)", () => {
-        throw new Error(`pcscd fault prerequisites ${gate.reason}`);
-      });
-      return;
-    }
-
-    let out = "";
-    let work = "";
-    let run: NamespaceRunResult;
-    let r: StepResults;
-
-    beforeAll(async () => {
-      if (!existsSync(BUILT_CLI)) throw new Error(`${BUILT_CLI} is missing: build first (npm test runs tsc)`);
-      out = mkdtempSync(join(tmpdir(), "cacard-fault-pcscd-out-"));
-      work = mkdtempSync(join(tmpdir(), "cacard-fault-pcscd-work-"));
-      run = await runInNamespace({
-        script: SCENARIO,
-        args: [out, work],
-        env: { REPO: REPO_ROOT, NODE_BIN: process.execPath, CACARD_CLI: BUILT_CLI },
-        timeoutMs: RUN_LIMIT_MS,
-      });
-      r = new StepResults(out);
-      console.log(
-        `[pcscd fault] ${(run.durationMs / 1000).toFixed(1)} s; killed after ${r.note("apdus_before_kill")} APDUs; ` +
-          `card back ${(Number(r.note("reinserted_at")) - Number(r.note("restarted_at"))).toFixed(2)} s after the restart; ` +
-          `sign ${r.seconds("after_sign")} s; output ${out}`,
-      );
-    }, RUN_LIMIT_MS + 30_000);
-
-    afterAll(() => {
-      if (work) rmSync(work, { recursive: true, force: true });
-      if (out && process.env.CACARD_KEEP_INTEROP !== "1") rmSync(out, { recursive: true, force: true });
-    });
-
-    const ok = (step: string) => expect(r.rc(step), r.describe(step)).toBe(0);
-    const cacardLog = () => r.file("cacard.log");
-
-    it("runs inside its namespace within the time limit", () => {
-      expect(run.timedOut, run.stderr).toBe(false);
-      expect(run.code, run.stderr).toBe(0);
-      expect(run.stderr).toContain("scenario done");
-    });
+scenarioSuite(
+  {
+    title: "fault: pcscd killed mid-session and restarted (cacard vpcd reconnects)",
+    prerequisites: { tools: ["pcscd", "opensc-tool", "pkcs11-tool", "openssl", "ip", "timeout"], files: [VPCD_DRIVER], namespaces: true },
+    needs: "pcscd, vsmartcard-vpcd, opensc and root namespaces",
+    scenario: SCENARIO,
+    prefix: "cacard-fault-pcscd",
+    limitMs: RUN_LIMIT_MS,
+    summary: (s) =>
+      `[pcscd fault] ${(s.run.durationMs / 1000).toFixed(1)} s; killed after ${s.r.note("apdus_before_kill")} APDUs; ` +
+      `card back ${(Number(s.r.note("reinserted_at")) - Number(s.r.note("restarted_at"))).toFixed(2)} s after the restart; ` +
+      `sign ${s.r.seconds("after_sign")} s`,
+  },
+  (s) => {
+    const cacardLog = () => s.r.file("cacard.log");
 
     it("pcscd was SIGKILLed while an OpenSC session was running", () => {
-      ok("before_name");
-      expect(r.note("pcscd_kill_status")).toBe("137"); // 128 + SIGKILL
-      expect(r.note("victim_done_before_kill")).toBe("no");
-      expect(Number(r.note("apdus_before_kill"))).toBeGreaterThanOrEqual(40);
+      s.ok("before_name");
+      expect(s.r.note("pcscd_kill_status")).toBe("137"); // 128 + SIGKILL
+      expect(s.r.note("victim_done_before_kill")).toBe("no");
+      expect(Number(s.r.note("apdus_before_kill"))).toBeGreaterThanOrEqual(40);
       // The interrupted session failed (or was cut short); it did not hang past its limit.
-      expect(r.rc("victim")).not.toBe(124);
-      expect(r.rc("victim")).not.toBe(0);
+      expect(s.r.rc("victim")).not.toBe(124);
+      expect(s.r.rc("victim")).not.toBe(0);
     });
 
     it("cacard noticed the drop and retried with growing delays, within the backoff policy", () => {
@@ -113,17 +69,17 @@ if (gate.skip) {
     });
 
     it("the card is back: opensc-tool -n and a pkcs11-tool signature that openssl verifies", () => {
-      ok("after_name");
-      expect(r.out("after_name").trim()).toBe("Common Access Card (CAC)");
-      ok("after_sign");
-      ok("after_verify");
-      expect(r.out("after_verify")).toContain("Verified OK");
-      expect(r.file("pcscd2.log")).toContain("Card inserted into Virtual PCD 00 00");
+      s.ok("after_name");
+      expect(s.r.out("after_name").trim()).toBe("Common Access Card (CAC)");
+      s.ok("after_sign");
+      s.ok("after_verify");
+      expect(s.r.out("after_verify")).toContain("Verified OK");
+      expect(s.r.file("pcscd2.log")).toContain("Card inserted into Virtual PCD 00 00");
     });
 
     it("cacard vpcd still exits 0 on SIGTERM", () => {
-      expect(r.note("cacard_exit")).toBe("0");
+      expect(s.r.note("cacard_exit")).toBe("0");
       expect(cacardLog()).toContain("cacard vpcd: stopped");
     });
-  });
-}
+  },
+);
