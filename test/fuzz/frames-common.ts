@@ -3,6 +3,7 @@
  * seeded byte generator, the APDU corpus, random split points, a card that a
  * test can swap per connection, and an RSS watch.
  */
+import * as net from "node:net";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createCacCard } from "../../src/cac/cac-card.js";
@@ -250,4 +251,15 @@ export async function until(pred: () => boolean, ms: number, what: () => string)
     if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms: ${what()}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** A fake peer's listening socket on 127.0.0.1 (OS-chosen port) whose connections queue in an Acceptor. */
+export async function listenLoopback(
+  options: net.ServerOpts = {},
+): Promise<{ server: net.Server; acceptor: Acceptor<net.Socket>; port: number }> {
+  const server = net.createServer(options);
+  const acceptor = new Acceptor<net.Socket>();
+  server.on("connection", (s) => acceptor.push(s));
+  await new Promise<void>((r) => server.listen({ host: "127.0.0.1", port: 0 }, () => r()));
+  return { server, acceptor, port: (server.address() as net.AddressInfo).port };
 }

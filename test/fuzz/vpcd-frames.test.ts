@@ -50,6 +50,7 @@ import {
   sampleCardFactory,
   seededBytes,
   until,
+  listenLoopback,
 } from "./frames-common.js";
 
 const TOTAL = frameBudget();
@@ -253,11 +254,7 @@ describe("vpcd frame fuzz", () => {
 
   it(`VpcdClient over loopback: ${STREAMS * FRAMES_PER_STREAM} frames from a fake vpcd, one connection per stream`, async () => {
     const escaped = escapeCounter();
-    const server = net.createServer();
-    const acceptor = new Acceptor<net.Socket>();
-    server.on("connection", (s) => acceptor.push(s));
-    await new Promise<void>((r) => server.listen({ host: "127.0.0.1", port: 0 }, () => r()));
-    const port = (server.address() as net.AddressInfo).port;
+    const { server, acceptor, port } = await listenLoopback();
 
     const card = new SwappableCard(sampleCardFactory());
     const reader = new VirtualReader("fuzz", card);
@@ -311,12 +308,9 @@ describe("vpcd frame fuzz", () => {
   }, 900_000);
 
   it("a peer that sends without reading the replies stops being read (output stays bounded)", async () => {
-    const server = net.createServer();
-    const acceptor = new Acceptor<net.Socket>();
-    server.on("connection", (s) => acceptor.push(s));
-    await new Promise<void>((r) => server.listen({ host: "127.0.0.1", port: 0 }, () => r()));
+    const { server, acceptor, port } = await listenLoopback();
     const card = new SwappableCard(sampleCardFactory());
-    const client = new VpcdClient({ reader: new VirtualReader("flood", card), port: (server.address() as net.AddressInfo).port });
+    const client = new VpcdClient({ reader: new VirtualReader("flood", card), port });
     client.start();
     const socket = await deadline(acceptor.next(), 10_000, () => "no connection from cacard");
     try {

@@ -61,6 +61,7 @@ import {
   sampleCardFactory,
   seededBytes,
   until,
+  listenLoopback,
 } from "./frames-common.js";
 
 const TOTAL = frameBudget();
@@ -284,11 +285,7 @@ describe("VSCard frame fuzz", () => {
 
   it(`VscardClient over loopback: ${STREAMS * FRAMES_PER_STREAM} frames from a fake QEMU, one connection per stream`, async () => {
     const escaped = escapeCounter();
-    const server = net.createServer({ noDelay: true });
-    const acceptor = new Acceptor<net.Socket>();
-    server.on("connection", (s) => acceptor.push(s));
-    await new Promise<void>((r) => server.listen({ host: "127.0.0.1", port: 0 }, () => r()));
-    const port = (server.address() as net.AddressInfo).port;
+    const { server, acceptor, port } = await listenLoopback({ noDelay: true });
 
     const card = new SwappableCard(sampleCardFactory());
     const reader = new VirtualReader("fuzz", card);
@@ -353,10 +350,7 @@ describe("VSCard frame fuzz", () => {
   }, 900_000);
 
   it("a host that sends without reading the replies stops being read (output stays bounded)", async () => {
-    const server = net.createServer({ noDelay: true });
-    const acceptor = new Acceptor<net.Socket>();
-    server.on("connection", (s) => acceptor.push(s));
-    await new Promise<void>((r) => server.listen({ host: "127.0.0.1", port: 0 }, () => r()));
+    const { server, acceptor, port } = await listenLoopback({ noDelay: true });
     const card = new SwappableCard(sampleCardFactory());
     const ac = new AbortController();
     const client = new VscardClient({
