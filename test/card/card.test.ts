@@ -448,3 +448,18 @@ describe("card identity for multi-card setups", () => {
     expect(() => createCacCard(memoryStore(), { cccCardId: new Uint8Array(3) })).toThrow(RangeError);
   });
 });
+
+describe("card assembly limits", () => {
+  it("a certificate too large for a CAC buffer is refused, naming it", () => {
+    const base = memoryStore({ nicknames: ["cert1"] });
+    const huge = { ...base, credentials: [{ ...base.credentials[0], nickname: "huge", certificate: new Uint8Array(65_535) }] };
+    expect(() => createCacCard(huge)).toThrow(/"huge" is 65535 bytes/);
+    const fits = { ...base, credentials: [{ ...base.credentials[0], certificate: new Uint8Array(65_534) }] };
+    expect(() => createCacCard(fits)).not.toThrow();
+  });
+  it("more than ten certificates are refused", () => {
+    const base = memoryStore({ nicknames: ["cert1"] });
+    const many = { ...base, credentials: Array.from({ length: 11 }, () => base.credentials[0]) };
+    expect(() => createCacCard(many)).toThrow(/at most 10/);
+  });
+});
