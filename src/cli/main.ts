@@ -70,6 +70,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
+/** How long a finished command lets background compile jobs settle before exiting. */
+const EXIT_SETTLE_MS = 25;
+
 function isEntryPoint(): boolean {
   if (!process.argv[1]) return false;
   try {
@@ -105,10 +108,12 @@ if (isEntryPoint()) {
     .then((code) => {
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
-      // Exit now rather than wait for the event loop to drain: nothing is left
-      // to do, and Node 20 can deadlock draining V8 background tasks at exit
-      // (seen under heavy load: main thread in NodePlatform::DrainTasks).
-      // stdout/stderr to pipes and files are synchronous on Linux.
-      process.exit(code);
+      // Node 20 can deadlock at exit: a concurrent TurboFan job that needs a
+      // GC waits for the main thread, which is already joining the worker
+      // threads (seen under load: NodePlatform::DrainTasks / Shutdown). With
+      // the event loop still alive for a moment, in-flight jobs finish (their
+      // GC requests are served) and, as no JS runs, no new ones start; then
+      // exit. stdout/stderr to pipes and files are synchronous on Linux.
+      setTimeout(() => process.exit(code), EXIT_SETTLE_MS);
     });
 }
