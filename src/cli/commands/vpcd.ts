@@ -115,9 +115,6 @@ export function vpcdSettings(values: {
   };
 }
 
-/** The CAC card options plus the CCC card id that a future CAC layer accepts (ignored until then). */
-type CardBuildOptions = CacCardOptions & { cccCardId?: Uint8Array };
-
 async function buildCards(
   values: Parameters<typeof keyStoreFromOptions>[0] & { "pin-tries"?: string },
   settings: VpcdSettings,
@@ -127,7 +124,7 @@ async function buildCards(
   for (let i = 0; i < settings.cards; i++) {
     const store = await keyStoreFromOptions(values); // one instance per card: no shared login state
     const identity = cardIdentity(cardSerial(store), i, settings.salt);
-    const cardOptions: CardBuildOptions = {
+    const cardOptions: CacCardOptions = {
       serial: identity.serial,
       ...(identity.cccCardId ? { cccCardId: identity.cccCardId } : {}),
       ...(tries !== undefined ? { pinPolicy: { maxTries: tries } } : {}),
