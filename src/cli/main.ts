@@ -94,6 +94,13 @@ if (isEntryPoint()) {
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code === "EPIPE") process.exit(EXIT_OK);
   });
+  // Keep a libuv handle alive while the command runs. Without one, the loop
+  // can run dry while a promise waits on something that is not a libuv handle
+  // (sql.js compiling its WebAssembly); Node 20 then blocks in
+  // NodePlatform::DrainTasks waiting for background jobs, and a concurrent
+  // TurboFan job that needs a GC from the main thread deadlocks it (gdb: main
+  // thread in DrainTasks, worker in CollectionBarrier::AwaitCollectionBackground).
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   main(process.argv.slice(2), {
     stdin: process.stdin,
     stdout: process.stdout,
@@ -106,14 +113,14 @@ if (isEntryPoint()) {
       return EXIT_FAILURE;
     })
     .then((code) => {
+      clearInterval(keepAlive);
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
-      // Node 20 can deadlock at exit: a concurrent TurboFan job that needs a
-      // GC waits for the main thread, which is already joining the worker
-      // threads (seen under load: NodePlatform::DrainTasks / Shutdown). With
-      // the event loop still alive for a moment, in-flight jobs finish (their
-      // GC requests are served) and, as no JS runs, no new ones start; then
-      // exit. stdout/stderr to pipes and files are synchronous on Linux.
+      // The same deadlock can hit process.exit, which joins the worker
+      // threads: with the loop alive a moment longer, in-flight compile jobs
+      // finish (their GC requests are served) and, as no JS runs, no new
+      // ones start; then exit. stdout/stderr to pipes and files are
+      // synchronous on Linux.
       setTimeout(() => process.exit(code), EXIT_SETTLE_MS);
     });
 }
