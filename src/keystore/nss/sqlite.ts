@@ -43,10 +43,16 @@ let enginePromise: Promise<SqlJsStatic> | undefined;
 /** Loads (once) the sql.js engine. The only asynchronous step of reading an NSS DB. */
 export function loadSqlEngine(): Promise<SqlJsStatic> {
   if (enginePromise === undefined) {
-    enginePromise = initSqlJs().catch((err: unknown) => {
-      enginePromise = undefined;
-      throw err;
-    });
+    // Hold the event loop open while the WebAssembly compiles: with no libuv
+    // handle alive, Node 20 waits in NodePlatform::DrainTasks for background
+    // jobs, and a concurrent TurboFan job that needs a GC can deadlock it.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    enginePromise = initSqlJs()
+      .catch((err: unknown) => {
+        enginePromise = undefined;
+        throw err;
+      })
+      .finally(() => clearInterval(keepAlive));
   }
   return enginePromise;
 }
