@@ -37,18 +37,7 @@ SELECT=00A4040007A000000079010000
 sb_init "$W" "$OUT"
 cd "$W" || exit 70
 
-# OpenSC defaults whatever /etc/opensc/opensc.conf says, and no file cache
-# (every run reads the card).
-cat >"$W/opensc.conf" <<'EOF'
-app default {
-    framework pkcs15 {
-        use_file_caching = no;
-    }
-}
-EOF
-export OPENSC_CONF="$W/opensc.conf"
-export HOME="$W/home"
-mkdir -p "$HOME"
+opensc_private_config "$W"
 
 pcscd_setup_vpcd "$W/reader.conf.d" || sb_die "reader config"
 # No -a/-d: APDU logging would add its own latency.

@@ -23,16 +23,7 @@ OUTAGE_S=2 # pcscd stays down this long: enough for several growing retries
 
 sb_init "$W" "$OUT"
 cd "$W" || exit 70
-cat >"$W/opensc.conf" <<'EOF'
-app default {
-    framework pkcs15 {
-        use_file_caching = no;
-    }
-}
-EOF
-export OPENSC_CONF="$W/opensc.conf"
-export HOME="$W/home"
-mkdir -p "$HOME"
+opensc_private_config "$W"
 printf '%s\n' "$PIN" >"$W/password.txt"
 chmod 600 "$W/password.txt"
 printf 'signed after pcscd came back\n' >"$W/data.txt"

@@ -54,3 +54,19 @@ pcscd_wait_inserted() {
 pcscd_wait_removed() {
   sb_wait_for_log pcscd "Card Removed From $1" "$2" "${3:-1}"
 }
+
+# opensc_private_config DIR: OpenSC clients with OpenSC's defaults, whatever
+# the host's /etc/opensc/opensc.conf says, and no file cache (every run reads
+# the card); HOME moves to DIR/home so no per-user cache or config leaks in.
+opensc_private_config() {
+  cat >"$1/opensc.conf" <<'EOF'
+app default {
+    framework pkcs15 {
+        use_file_caching = no;
+    }
+}
+EOF
+  export OPENSC_CONF="$1/opensc.conf"
+  export HOME="$1/home"
+  mkdir -p "$HOME"
+}

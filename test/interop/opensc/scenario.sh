@@ -23,17 +23,7 @@ T=60 # per-step limit (seconds); a pkcs11-tool run takes ~4 s per card present
 sb_init "$W" "$OUT"
 cd "$W" || exit 70
 
-# OpenSC with its defaults, whatever the host's /etc/opensc/opensc.conf says.
-cat >"$W/opensc.conf" <<'EOF'
-app default {
-    framework pkcs15 {
-        use_file_caching = no;
-    }
-}
-EOF
-export OPENSC_CONF="$W/opensc.conf"
-export HOME="$W/home"
-mkdir -p "$HOME"
+opensc_private_config "$W"
 
 pcscd_setup_vpcd "$W/reader.conf.d" || sb_die "reader config"
 pcscd_start "$W/reader.conf.d" || sb_die "pcscd did not start"
