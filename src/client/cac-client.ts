@@ -110,23 +110,39 @@ export class CacClient {
   /** Selects PKI applet i and returns its certificate DER (value buffer minus the CertInfo TLV). */
   readCertificate(index: number): Uint8Array {
     this.select(AID.pki(index));
-    const tags = this.readBuffer(1);
-    const values = this.readBuffer(2);
-    // Walk the tag buffer to find the certificate's (tag 70) place in the value buffer.
-    let t = 0;
-    let v = 0;
-    while (t < tags.length) {
-      const tag = tags[t];
-      let len = tags[t + 1];
+    const certificate = certificateFromBuffers(this.readBuffer(1), this.readBuffer(2));
+    if (certificate === null) throw new Error(`PKI ${index}: no certificate in the tag buffer`);
+    return certificate;
+  }
+}
+
+/**
+ * The certificate (tag 70) of a PKI object, found by walking its tag buffer
+ * (SimpleTLV headers) alongside its value buffer; both without their length
+ * prefix. Null when there is no tag 70 or the buffers disagree.
+ */
+export function certificateFromBuffers(tags: Uint8Array, values: Uint8Array): Uint8Array | null {
+  let v = 0;
+  for (const { tag, length } of simpleTlvHeaders(tags)) {
+    if (tag === 0x70) return v + length <= values.length ? values.subarray(v, v + length) : null;
+    v += length;
+  }
+  return null;
+}
+
+/** Tag and length of each header in a CAC tag buffer (values live elsewhere). */
+function* simpleTlvHeaders(tags: Uint8Array): Generator<{ tag: number; length: number }> {
+  let t = 0;
+  while (t + 2 <= tags.length) {
+    const tag = tags[t];
+    let length = tags[t + 1];
+    t += 2;
+    if (length === 0xff) {
+      if (t + 2 > tags.length) return;
+      length = tags[t] | (tags[t + 1] << 8);
       t += 2;
-      if (len === 0xff) {
-        len = tags[t] | (tags[t + 1] << 8);
-        t += 2;
-      }
-      if (tag === 0x70) return values.subarray(v, v + len);
-      v += len;
     }
-    throw new Error(`PKI ${index}: no certificate in the tag buffer`);
+    yield { tag, length };
   }
 }
 

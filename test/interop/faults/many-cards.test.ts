@@ -26,6 +26,7 @@ import * as x509 from "@peculiar/x509";
 import { openKeyStore } from "../../../src/keystore/open.js";
 import { createCacCard } from "../../../src/cac/cac-card.js";
 import { AID } from "../../../src/cac/aids.js";
+import { certificateFromBuffers } from "../../../src/client/cac-client.js";
 import type { VirtualCard } from "../../../src/card/card.js";
 import { VirtualReader } from "../../../src/card/reader.js";
 import { VscardClient } from "../../../src/backends/vscard/client.js";
@@ -199,19 +200,8 @@ class Conversation {
 
   /** The certificate of the PKI applet currently selected. */
   async readCertificate(): Promise<Uint8Array> {
-    const tags = await this.readBuffer(1);
-    const values = await this.readBuffer(2);
-    for (let t = 0, v = 0; t < tags.length; ) {
-      const tag = tags[t];
-      let len = tags[t + 1];
-      t += 2;
-      if (len === 0xff) {
-        len = tags[t] | (tags[t + 1] << 8);
-        t += 2;
-      }
-      if (tag === 0x70) return values.subarray(v, v + len);
-      v += len;
-    }
+    const certificate = certificateFromBuffers(await this.readBuffer(1), await this.readBuffer(2));
+    if (certificate !== null) return certificate;
     this.fail("no certificate tag");
   }
 
