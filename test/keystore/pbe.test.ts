@@ -172,6 +172,37 @@ describe("damaged and unknown structures", () => {
     expect(formatError(() => parseEncryptedData(blob)).reason).toBe("malformed");
   });
 
+  /** PBES2 with a PBKDF2-params SEQUENCE given element by element. */
+  function pbes2WithKdfParams(...params: asn1js.BaseBlock[]) {
+    const kdf = seq(oid(OIDS.PBKDF2), seq(...params));
+    return der(seq(seq(oid(OIDS.PBES2), seq(kdf, seq(oid(OIDS.AES256_CBC), octets(new Uint8Array(14))))), octets(new Uint8Array(16))));
+  }
+  const salt = () => octets(new Uint8Array(8));
+
+  it.each([
+    ["PBES2 parameters that are not a SEQUENCE", der(seq(seq(oid(OIDS.PBES2), int(1)), octets(new Uint8Array(16))))],
+    ["PBES2 parameters with one algorithm", der(seq(seq(oid(OIDS.PBES2), seq(seq(oid(OIDS.PBKDF2)))), octets(new Uint8Array(16))))],
+    ["an algorithm identifier without an OID", der(seq(seq(int(1)), octets(new Uint8Array(16))))],
+    ["PBKDF2 parameters without an iteration count", pbes2WithKdfParams(salt())],
+    ["a negative iteration count", pbes2WithKdfParams(salt(), int(-1))],
+    ["an iteration count that is not an INTEGER", pbes2WithKdfParams(salt(), octets(new Uint8Array(1)))],
+    ["five PBKDF2 parameters", pbes2WithKdfParams(salt(), int(1), int(32), seq(oid(OIDS.HMAC.sha256)), int(1))],
+    ["a PRF that is not an algorithm identifier", pbes2WithKdfParams(salt(), int(1), int(32), int(7))],
+    ["a key length that does not fit the cipher", pbes2WithKdfParams(salt(), int(1), int(16))],
+  ])("%s is malformed", (_name, blob) => {
+    expect(formatError(() => parseEncryptedData(blob)).reason).toBe("malformed");
+  });
+
+  it.each([
+    ["salt and count only (HMAC-SHA-1 default)", [int(5)], "sha1", 0],
+    ["a key length, no PRF", [int(5), int(32)], "sha1", 32],
+    ["a PRF, no key length", [int(5), seq(oid(OIDS.HMAC.sha512))], "sha512", 0],
+  ] as const)("PBKDF2 parameters with %s", (_name, rest, digest, keyLength) => {
+    const data = parseEncryptedData(pbes2WithKdfParams(salt(), ...rest));
+    if (data.scheme !== "pbes2") throw new Error("expected PBES2");
+    expect(data.kdf).toMatchObject({ iterations: 5, digest, keyLength });
+  });
+
   it.each([
     ["an unknown algorithm", der(seq(seq(oid("1.2.3.4"), seq()), octets(new Uint8Array(16))))],
     ["an unknown PRF", pbes2({ prf: "1.2.840.113549.2.5" })],

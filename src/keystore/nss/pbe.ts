@@ -9,11 +9,14 @@
  *
  * The PBKDF2 "password" is NOT the user's password but passKey, its hash with
  * the DB's global salt (see password.ts). Integrity MACs (PBMAC1) are checked
- * by `verifyNssMac`. DER is parsed with asn1js/pkijs; crypto is node:crypto.
+ * by `verifyNssMac`. DER is parsed with asn1js; crypto is node:crypto.
+ *
+ * pkijs has classes for these structures, but loading it costs ~30 ms of
+ * start-up on every card start (it is a 1 MB bundle) for three two-to-four
+ * field SEQUENCEs; walking asn1js's tree with type checks is as strict.
  */
 import { createDecipheriv, createHash, createHmac, pbkdf2Sync, timingSafeEqual } from "node:crypto";
 import * as asn1js from "asn1js";
-import { AlgorithmIdentifier, PBES2Params, PBKDF2Params } from "pkijs";
 
 /** Object identifiers (PKCS#5 v2.1 / RFC 8018, NIST, and NSS's legacy PBE). */
 const OID = {
@@ -94,13 +97,13 @@ export type NssEncryptedData =
 /** Parses an SFTKDBEncryptedDataInfo (§A.2.1). Throws NssPbeFormatError. */
 export function parseEncryptedData(der: Uint8Array): NssEncryptedData {
   const { algorithm, data } = parseAlgorithmAndOctets(der);
-  switch (algorithm.algorithmId) {
+  switch (algorithm.oid) {
     case OID.PBES2:
       return parsePbes2(algorithm, data);
     case OID.PKCS12_V0_SHA1_3DES:
       return parseLegacy3des(algorithm, data);
     default:
-      throw new NssPbeFormatError("unsupported", `unsupported encryption algorithm ${algorithm.algorithmId}`);
+      throw new NssPbeFormatError("unsupported", `unsupported encryption algorithm ${algorithm.oid}`);
   }
 }
 
@@ -125,16 +128,16 @@ export function verifyNssMac(
   value: Uint8Array,
 ): boolean {
   const { algorithm, data: expected } = parseAlgorithmAndOctets(macDer);
-  if (algorithm.algorithmId !== OID.PBMAC1) {
-    throw new NssPbeFormatError("unsupported", `unsupported MAC algorithm ${algorithm.algorithmId}`);
+  if (algorithm.oid !== OID.PBMAC1) {
+    throw new NssPbeFormatError("unsupported", `unsupported MAC algorithm ${algorithm.oid}`);
   }
   // PBMAC1-params is SEQUENCE { keyDerivationFunc, messageAuthScheme }: the
-  // same shape as PBES2-params, so pkijs's PBES2Params parser reads it.
-  const params = parsePkijs(() => new PBES2Params({ schema: algorithm.algorithmParams }), "PBMAC1 parameters");
-  const kdf = parsePbkdf2(params.keyDerivationFunc);
-  const macDigest = HMAC_DIGESTS.get(params.encryptionScheme.algorithmId);
+  // same shape as PBES2-params (RFC 8018 A.5).
+  const [kdfNode, macNode] = algorithmPair(algorithm.params, "PBMAC1 parameters");
+  const kdf = parsePbkdf2(kdfNode);
+  const macDigest = HMAC_DIGESTS.get(macNode.oid);
   if (macDigest === undefined) {
-    throw new NssPbeFormatError("unsupported", `unsupported MAC scheme ${params.encryptionScheme.algorithmId}`);
+    throw new NssPbeFormatError("unsupported", `unsupported MAC scheme ${macNode.oid}`);
   }
   const macKeyBytes = kdf.keyLength > 0 ? kdf.keyLength : createHash(macDigest).digest().length;
   const macKey = pbkdf2Sync(passKey, kdf.salt, kdf.iterations, macKeyBytes, kdf.digest);
@@ -148,7 +151,48 @@ export function verifyNssMac(
 
 // ---------------------------------------------------------------------------
 
-function parseAlgorithmAndOctets(der: Uint8Array): { algorithm: AlgorithmIdentifier; data: Uint8Array } {
+/** An AlgorithmIdentifier (RFC 5280 4.1.1.2): OID and the optional parameters as parsed. */
+interface Algorithm {
+  readonly oid: string;
+  readonly params: asn1js.AsnType | undefined;
+}
+
+function malformed(what: string): NssPbeFormatError {
+  return new NssPbeFormatError("malformed", `unreadable ${what}`);
+}
+
+/** The children of a SEQUENCE with `min`..`max` elements, or a format error naming `what`. */
+function sequence(node: unknown, min: number, max: number, what: string): asn1js.AsnType[] {
+  if (!(node instanceof asn1js.Sequence)) throw malformed(what);
+  const items = node.valueBlock.value;
+  if (items.length < min || items.length > max) throw malformed(what);
+  return items;
+}
+
+/** SEQUENCE { algorithm OBJECT IDENTIFIER, parameters ANY OPTIONAL }. */
+function algorithmIdentifier(node: unknown, what: string): Algorithm {
+  const [oidNode, params] = sequence(node, 1, 2, what);
+  if (!(oidNode instanceof asn1js.ObjectIdentifier)) throw malformed(what);
+  return { oid: oidNode.valueBlock.toString(), params };
+}
+
+/** PBES2-params / PBMAC1-params: SEQUENCE { AlgorithmIdentifier, AlgorithmIdentifier }. */
+function algorithmPair(node: unknown, what: string): [Algorithm, Algorithm] {
+  const [first, second] = sequence(node, 2, 2, what);
+  return [algorithmIdentifier(first, what), algorithmIdentifier(second, what)];
+}
+
+/** A non-negative INTEGER that fits a JS number, or a format error. */
+function smallInteger(node: unknown, what: string): number {
+  if (!(node instanceof asn1js.Integer)) throw malformed(what);
+  const value = node.toBigInt();
+  if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new NssPbeFormatError("malformed", `${what} ${value} out of range`);
+  }
+  return Number(value);
+}
+
+function parseAlgorithmAndOctets(der: Uint8Array): { algorithm: Algorithm; data: Uint8Array } {
   const parsed = asn1js.fromBER(der);
   if (parsed.offset === -1 || parsed.offset !== der.length) {
     throw new NssPbeFormatError("malformed", "encrypted value is not one DER structure");
@@ -161,16 +205,15 @@ function parseAlgorithmAndOctets(der: Uint8Array): { algorithm: AlgorithmIdentif
   if (!(dataNode instanceof asn1js.OctetString)) {
     throw new NssPbeFormatError("malformed", "encrypted data is not an OCTET STRING");
   }
-  const algorithm = parsePkijs(() => new AlgorithmIdentifier({ schema: algorithmNode }), "algorithm identifier");
+  const algorithm = algorithmIdentifier(algorithmNode, "algorithm identifier");
   return { algorithm, data: new Uint8Array(dataNode.getValue()) };
 }
 
-function parsePbes2(algorithm: AlgorithmIdentifier, ciphertext: Uint8Array): NssEncryptedData {
-  const params = parsePkijs(() => new PBES2Params({ schema: algorithm.algorithmParams }), "PBES2 parameters");
-  const kdf = parsePbkdf2(params.keyDerivationFunc);
-  const scheme = params.encryptionScheme;
-  const aes = AES_CBC.get(scheme.algorithmId);
-  if (aes === undefined) throw new NssPbeFormatError("unsupported", `unsupported cipher ${scheme.algorithmId}`);
+function parsePbes2(algorithm: Algorithm, ciphertext: Uint8Array): NssEncryptedData {
+  const [kdfNode, scheme] = algorithmPair(algorithm.params, "PBES2 parameters");
+  const kdf = parsePbkdf2(kdfNode);
+  const aes = AES_CBC.get(scheme.oid);
+  if (aes === undefined) throw new NssPbeFormatError("unsupported", `unsupported cipher ${scheme.oid}`);
   if (kdf.keyLength !== 0 && kdf.keyLength !== aes.keyBytes) {
     throw new NssPbeFormatError("malformed", `PBKDF2 key length ${kdf.keyLength} does not fit ${aes.cipher}`);
   }
@@ -186,8 +229,8 @@ function parsePbes2(algorithm: AlgorithmIdentifier, ciphertext: Uint8Array): Nss
  * (04 0e + 14 bytes = 16 bytes) as the IV. A standard PBES2 writer puts a
  * 16-byte OCTET STRING there instead; accept both.
  */
-function aesIv(scheme: AlgorithmIdentifier): Uint8Array {
-  const params = scheme.algorithmParams as unknown;
+function aesIv(scheme: Algorithm): Uint8Array {
+  const params = scheme.params;
   if (!(params instanceof asn1js.OctetString)) throw new NssPbeFormatError("malformed", "AES parameters are not an OCTET STRING");
   // The bytes exactly as they were in the file (tag, length and value).
   const encoded = params.valueBeforeDecodeView;
@@ -197,20 +240,31 @@ function aesIv(scheme: AlgorithmIdentifier): Uint8Array {
   throw new NssPbeFormatError("malformed", `AES IV of ${value.length} bytes`);
 }
 
-function parsePbkdf2(kdf: AlgorithmIdentifier): Pbkdf2 {
-  if (kdf.algorithmId !== OID.PBKDF2) {
-    throw new NssPbeFormatError("unsupported", `unsupported key derivation ${kdf.algorithmId}`);
+/**
+ * PBKDF2-params (RFC 8018 A.2): SEQUENCE { salt CHOICE { specified OCTET
+ * STRING, otherSource AlgorithmIdentifier }, iterationCount INTEGER,
+ * keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier DEFAULT hmacWithSHA1 }.
+ */
+function parsePbkdf2(kdf: Algorithm): Pbkdf2 {
+  if (kdf.oid !== OID.PBKDF2) {
+    throw new NssPbeFormatError("unsupported", `unsupported key derivation ${kdf.oid}`);
   }
-  const params = parsePkijs(() => new PBKDF2Params({ schema: kdf.algorithmParams }), "PBKDF2 parameters");
-  const salt = params.salt as unknown;
+  const what = "PBKDF2 parameters";
+  const [salt, iterationNode, ...rest] = sequence(kdf.params, 2, 4, what);
   // RFC 8018 allows an AlgorithmIdentifier ("otherSource") as salt; nobody uses it.
   if (!(salt instanceof asn1js.OctetString)) throw new NssPbeFormatError("unsupported", "PBKDF2 salt is not an OCTET STRING");
-  const digest = params.prf === undefined ? DEFAULT_PRF_DIGEST : HMAC_DIGESTS.get(params.prf.algorithmId);
-  if (digest === undefined) throw new NssPbeFormatError("unsupported", `unsupported PBKDF2 PRF ${params.prf?.algorithmId}`);
+  let keyLength = 0;
+  let prfNode: asn1js.AsnType | undefined;
+  if (rest.length === 2) [keyLength, prfNode] = [smallInteger(rest[0], "PBKDF2 key length"), rest[1]];
+  else if (rest[0] instanceof asn1js.Integer) keyLength = smallInteger(rest[0], "PBKDF2 key length");
+  else prfNode = rest[0];
+  const prf = prfNode === undefined ? undefined : algorithmIdentifier(prfNode, what);
+  const digest = prf === undefined ? DEFAULT_PRF_DIGEST : HMAC_DIGESTS.get(prf.oid);
+  if (digest === undefined) throw new NssPbeFormatError("unsupported", `unsupported PBKDF2 PRF ${prf?.oid}`);
   return {
     salt: new Uint8Array(salt.getValue()),
-    iterations: checkedIterations(params.iterationCount),
-    keyLength: params.keyLength ?? 0,
+    iterations: checkedIterations(smallInteger(iterationNode, "PBKDF2 iteration count")),
+    keyLength,
     digest,
   };
 }
@@ -221,8 +275,8 @@ function decryptPbes2(data: Extract<NssEncryptedData, { scheme: "pbes2" }>, pass
 }
 
 /** NSS legacy params: SEQUENCE { salt OCTET STRING, iterations INTEGER } (§A.2.5). */
-function parseLegacy3des(algorithm: AlgorithmIdentifier, ciphertext: Uint8Array): NssEncryptedData {
-  const params = algorithm.algorithmParams as unknown;
+function parseLegacy3des(algorithm: Algorithm, ciphertext: Uint8Array): NssEncryptedData {
+  const params = algorithm.params;
   if (!(params instanceof asn1js.Sequence) || params.valueBlock.value.length !== 2) {
     throw new NssPbeFormatError("malformed", "3DES PBE parameters are not SEQUENCE { salt, iterations }");
   }
@@ -235,7 +289,7 @@ function parseLegacy3des(algorithm: AlgorithmIdentifier, ciphertext: Uint8Array)
   if (ciphertext.length === 0 || ciphertext.length % TDES_BLOCK_BYTES !== 0) {
     throw new NssPbeFormatError("malformed", `ciphertext length ${ciphertext.length} is not a whole number of 3DES blocks`);
   }
-  return { scheme: "pkcs12-v0-3des", salt, iterations: checkedIterations(iterNode.valueBlock.valueDec), ciphertext };
+  return { scheme: "pkcs12-v0-3des", salt, iterations: checkedIterations(smallInteger(iterNode, "3DES PBE iteration count")), ciphertext };
 }
 
 /**
@@ -278,14 +332,4 @@ function checkedIterations(n: number): number {
     throw new NssPbeFormatError("malformed", `iteration count ${n} outside 1..${MAX_PBE_ITERATIONS}`);
   }
   return n;
-}
-
-/** pkijs throws its own errors on schema mismatch; make them ours. */
-function parsePkijs<T>(parse: () => T, what: string): T {
-  try {
-    return parse();
-  } catch (err) {
-    if (err instanceof NssPbeFormatError) throw err;
-    throw new NssPbeFormatError("malformed", `unreadable ${what}`);
-  }
 }
