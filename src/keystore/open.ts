@@ -11,8 +11,6 @@ import { readdirSync } from "node:fs";
 import { isDirectory, pathExists } from "../util/fs.js";
 import { extname } from "node:path";
 import { isLegacyNssDirectory, isNssDirectory, nssDirectory, readNssDbFiles } from "./nss/db-files.js";
-import { buildNssKeyStore } from "./nss/nss-store.js";
-import { loadSqlEngine } from "./nss/sqlite.js";
 import { CERT_EXTENSIONS } from "./pem-files.js";
 import { openPemKeyStore } from "./pem.js";
 import { KeyStoreError, type KeyStore, type OpenKeyStoreOptions } from "./types.js";
@@ -35,8 +33,15 @@ export async function openKeyStore(options: OpenKeyStoreOptions): Promise<KeySto
 export async function openNssKeyStore(options: OpenKeyStoreOptions): Promise<KeyStore> {
   // Read (and fail on a missing or legacy DB) before paying for the engine.
   const files = readNssDbFiles(options.db);
-  const engine = await loadSqlEngine();
-  return buildNssKeyStore(engine, files, options);
+  // Loaded on first use, so that PEM stores never load SQLite or ASN.1; the
+  // engine's WebAssembly compiles while the rest of the NSS code loads.
+  const engine = import("./nss/sqlite.js").then((m) => m.loadSqlEngine());
+  const [{ readNssTables }, { nssKeyStoreFromTables }] = await Promise.all([
+    import("./nss/tables.js"),
+    import("./nss/nss-store.js"),
+  ]);
+  const rows = readNssTables(await engine, files);
+  return nssKeyStoreFromTables(rows, files, options);
 }
 
 function detectKind(db: string): "nss" | "pem" {

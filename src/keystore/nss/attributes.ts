@@ -83,6 +83,20 @@ function isExplicitEmpty(value: Uint8Array): boolean {
   );
 }
 
+/** The attributes to read from nssPrivate for an RSA key. */
+export const RSA_KEY_ATTRIBUTES: readonly number[] = [
+  CKA.KEY_TYPE,
+  CKA.ID,
+  CKA.MODULUS,
+  CKA.PUBLIC_EXPONENT,
+  CKA.PRIVATE_EXPONENT,
+  CKA.PRIME_1,
+  CKA.PRIME_2,
+  CKA.EXPONENT_1,
+  CKA.EXPONENT_2,
+  CKA.COEFFICIENT,
+];
+
 /** One PKCS#11 object read from a table: its row id and the attributes asked for that it has. */
 export interface NssObject {
   readonly id: number;

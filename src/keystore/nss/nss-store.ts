@@ -20,23 +20,13 @@ import {
   type KeyStore,
   type OpenKeyStoreOptions,
 } from "../types.js";
-import {
-  CKA,
-  CKO_CERTIFICATE,
-  CKO_PRIVATE_KEY,
-  PRIVATE_TABLE,
-  PUBLIC_TABLE,
-  readMetaData,
-  readObjects,
-  type MetaDataItem,
-  type NssObject,
-} from "./attributes.js";
+import { CKA, type MetaDataItem, type NssObject } from "./attributes.js";
 import { readNssDbFiles, type NssDbFiles } from "./db-files.js";
 import { NssPbeFormatError } from "./pbe.js";
 import { checkPassword, readPasswordEntry, type PasswordEntry } from "./password.js";
 import { findCertificate, findKey } from "./lookup.js";
-import { decryptRsaKey, isRsaKeyObject, RSA_KEY_ATTRIBUTES } from "./private-key.js";
-import { SqliteReadError, SqliteSnapshot } from "./sqlite.js";
+import { decryptRsaKey, isRsaKeyObject } from "./private-key.js";
+import { readNssTables, type NssTables } from "./tables.js";
 
 const EMPTY_PASSWORD = new Uint8Array(0);
 
@@ -60,16 +50,20 @@ export function openNssKeyStoreWith(engine: SqlJsStatic, options: OpenKeyStoreOp
 
 /** Builds the store from DB file contents already read (see readNssDbFiles). */
 export function buildNssKeyStore(engine: SqlJsStatic, files: NssDbFiles, options: OpenKeyStoreOptions): KeyStore {
-  const where = `NSS database ${files.dir}`;
+  return nssKeyStoreFromTables(readNssTables(engine, files), files, options);
+}
 
-  const certObjects = withSnapshot(engine, files.certDb, files.certDbPath, (db) => {
-    requireTable(db, PUBLIC_TABLE, files.certDbPath);
-    return readObjects(db, PUBLIC_TABLE, CKO_CERTIFICATE, [CKA.LABEL, CKA.VALUE, CKA.ID]);
-  });
-  const { keyObjects, meta } = withSnapshot(engine, files.keyDb, files.keyDbPath, (db) => {
-    requireTable(db, PRIVATE_TABLE, files.keyDbPath);
-    return { keyObjects: readObjects(db, PRIVATE_TABLE, CKO_PRIVATE_KEY, RSA_KEY_ATTRIBUTES), meta: readMetaData(db) };
-  });
+/**
+ * Builds the store from the rows of both files (see tables.ts), wherever they
+ * were read. Checks the password and, unless deferred, decrypts the keys.
+ */
+export function nssKeyStoreFromTables(
+  tables: NssTables,
+  files: Pick<NssDbFiles, "dir" | "keyDbPath">,
+  options: OpenKeyStoreOptions,
+): KeyStore {
+  const where = `NSS database ${files.dir}`;
+  const { certObjects, keyObjects, meta } = tables;
 
   const selected = selectCredentials(options, where, (nickname) => findCertificate(certObjects, keyObjects, nickname));
   const parsed: ParsedCertificate[] = selected.map(({ nickname, found }) => {
@@ -185,26 +179,6 @@ class NssKeyStore implements KeyStore {
     const ring = new RsaKeyRing(entries);
     if (!this.deferKeys) ring.loadAll();
     return ring;
-  }
-}
-
-/** Opens `bytes`, runs `read`, always closes; SQLite problems become KEYSTORE_CORRUPT naming `path`. */
-function withSnapshot<T>(engine: SqlJsStatic, bytes: Uint8Array, path: string, read: (db: SqliteSnapshot) => T): T {
-  let db: SqliteSnapshot | undefined;
-  try {
-    db = SqliteSnapshot.open(engine, bytes);
-    return read(db);
-  } catch (err) {
-    if (err instanceof SqliteReadError) throw new KeyStoreError("KEYSTORE_CORRUPT", `${path}: ${err.message}`);
-    throw err;
-  } finally {
-    db?.close();
-  }
-}
-
-function requireTable(db: SqliteSnapshot, table: string, path: string): void {
-  if (!db.tableNames().includes(table)) {
-    throw new KeyStoreError("KEYSTORE_CORRUPT", `${path} is not an NSS database (no ${table} table)`);
   }
 }
 

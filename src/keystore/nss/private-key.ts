@@ -10,20 +10,6 @@ import { KeyStoreError } from "../types.js";
 import { CKA, CKK_RSA, decodeStoredULong, type MetaDataItem, type NssObject } from "./attributes.js";
 import { decryptNssData, NssPbeFormatError, parseEncryptedData, verifyNssMac } from "./pbe.js";
 
-/** The attributes to read from nssPrivate for an RSA key. */
-export const RSA_KEY_ATTRIBUTES: readonly number[] = [
-  CKA.KEY_TYPE,
-  CKA.ID,
-  CKA.MODULUS,
-  CKA.PUBLIC_EXPONENT,
-  CKA.PRIVATE_EXPONENT,
-  CKA.PRIME_1,
-  CKA.PRIME_2,
-  CKA.EXPONENT_1,
-  CKA.EXPONENT_2,
-  CKA.COEFFICIENT,
-];
-
 /** The encrypted RSA attributes and their JWK member names (RFC 7518 §6.3.2). */
 const ENCRYPTED_RSA_PARTS: readonly { type: number; jwk: "d" | "p" | "q" | "dp" | "dq" | "qi" }[] = [
   { type: CKA.PRIVATE_EXPONENT, jwk: "d" },
