@@ -231,7 +231,7 @@ async function sectionStartup(): Promise<Results["startup"]> {
   const l = sum(lib);
   if (l && l.atr !== c.atr) note(`ATR differs: cacard ${c.atr}, libcacard ${l.atr}`);
   log(`  cacard ${fmt(c.ms.value)} ms, ${fmt(c.rssMB.value)} MB; libcacard ${fmt(l?.ms.value)} ms, ${fmt(l?.rssMB.value)} MB`);
-  return { command: "node dist/src/cli/main.js apdu --db certs-sample/nssdb", cacard: c, libcacard: l, bareNode: sum(bare) };
+  return { command: "node dist/cli/main.js apdu --db certs-sample/nssdb", cacard: c, libcacard: l, bareNode: sum(bare) };
 }
 
 async function sectionRss(libBinary: string | null): Promise<Results["rss"]> {

@@ -8,6 +8,6 @@ export const ROOT = resolve(here, here.includes(`${"/"}dist${"/"}`) ? "../../.."
 /** The bench sources (C files, scripts): always the source tree, not dist. */
 export const BENCH_DIR = join(ROOT, "bench");
 export const DIST_BENCH = join(ROOT, "dist", "bench");
-export const CLI = join(ROOT, "dist", "src", "cli", "main.js");
+export const CLI = join(ROOT, "dist", "cli", "main.js");
 export const SAMPLE_DB = join(ROOT, "certs-sample", "nssdb");
 export const RESULTS_DIR = join(ROOT, "bench", "results");

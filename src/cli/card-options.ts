@@ -21,7 +21,7 @@ export const MAX_PIN_TRIES = 15;
 /** The certs-sample NSS DB shipped with the package. */
 export function sampleDbPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  // dist/src/cli → package root, or src/cli when run from sources
+  // dist/cli/chunks (the bundled CLI) or dist/src/cli → package root; dist/cli or src/cli → ../..
   for (const up of ["../../..", "../.."]) {
     const candidate = resolve(here, up, "certs-sample", "nssdb");
     try {

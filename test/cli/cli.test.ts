@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const ROOT = resolve(__dirname, "../..");
-const CLI = join(ROOT, "dist/src/cli/main.js");
+const CLI = join(ROOT, "dist/cli/main.js");
 const PW_DB = join(ROOT, "certs-sample/nssdb-pw");
 const tmp = mkdtempSync(join(tmpdir(), "cacard-cli-"));
 const rightPw = join(tmp, "right.txt");

@@ -4,7 +4,7 @@
 # Runs as PID 1 of `unshare --net --mount --pid --fork` (see pcscd-restart.test.ts).
 #
 #   pcscd-restart.sh OUT_DIR WORK_DIR
-#   env: REPO (checkout), NODE_BIN (node), CACARD_CLI (dist/src/cli/main.js)
+#   env: REPO (checkout), NODE_BIN (node), CACARD_CLI (dist/cli/main.js)
 #
 # Steps leave OUT_DIR/<step>.{out,err,rc,time}, facts OUT_DIR/<key>.note, logs OUT_DIR/*.log.
 

@@ -5,7 +5,7 @@
 # Runs as PID 1 of `unshare --net --mount --pid --fork` (see qemu-restart.test.ts).
 #
 #   qemu-restart.sh OUT_DIR WORK_DIR
-#   env: REPO (checkout), NODE_BIN (node), CACARD_CLI (dist/src/cli/main.js), QEMU_BIN
+#   env: REPO (checkout), NODE_BIN (node), CACARD_CLI (dist/cli/main.js), QEMU_BIN
 #
 # Facts go to OUT_DIR/<key>.note, logs to OUT_DIR/{cacard,qemu1,qemu2}.log.
 

@@ -16,7 +16,7 @@ import { delimiter, join, resolve } from "node:path";
 
 export const REPO_ROOT = resolve(__dirname, "../../..");
 export const INTEROP_LIB = __dirname;
-export const BUILT_CLI = join(REPO_ROOT, "dist", "src", "cli", "main.js");
+export const BUILT_CLI = join(REPO_ROOT, "dist", "cli", "main.js");
 
 const SBIN = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
 

@@ -3,7 +3,7 @@
 # Runs as PID 1 of `unshare --net --mount --pid --fork` (see opensc.test.ts).
 #
 #   scenario.sh OUT_DIR WORK_DIR
-#   env: REPO (checkout), NODE_BIN (node), CACARD_CLI (dist/src/cli/main.js)
+#   env: REPO (checkout), NODE_BIN (node), CACARD_CLI (dist/cli/main.js)
 #
 # Every step leaves OUT_DIR/<step>.{out,err,rc,time}; the test asserts on them.
 # A failing step does not stop the run, so one report shows every problem.

@@ -9,7 +9,7 @@ import net from "node:net";
 import { join, resolve } from "node:path";
 
 export const REPO_ROOT = resolve(__dirname, "../../..");
-export const BUILT_CLI = join(REPO_ROOT, "dist", "src", "cli", "main.js");
+export const BUILT_CLI = join(REPO_ROOT, "dist", "cli", "main.js");
 export const QEMU = "qemu-system-x86_64";
 
 export function findOnPath(name: string): string | null {

@@ -27,7 +27,7 @@ import { fileURLToPath } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../../../..");
-const CLI = join(ROOT, "dist/src/cli/main.js");
+const CLI = join(ROOT, "dist/cli/main.js");
 const DB = join(ROOT, "certs-sample/nssdb");
 const CERT1_PEM = join(ROOT, "certs-sample/pem/cert1.pem");
 const BUILD_SCRIPT = join(HERE, "build-initramfs.sh");
