@@ -4,12 +4,11 @@
  *   node dist/bench/rss-cards.js <db> <N>
  *
  * Opens N key store instances (openKeyStore, one per card, as `cacard vpcd
- * --cards N` does), creates N CAC cards, powers them on, runs a few
+ * --cards N` does, keys decrypted at first use as the CLI opens them), creates N CAC cards, powers them on, runs a few
  * operations on each (SELECT, GET PROPERTIES, READ BUFFER of certificate 1,
  * VERIFY, SIGN with key 1), then prints one JSON line with the memory
  * figures and exits.
  */
-import "reflect-metadata";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { openKeyStore } from "../src/keystore/open.js";
@@ -30,7 +29,7 @@ async function main(): Promise<void> {
   const start = performance.now();
   const cards: VirtualCard[] = [];
   for (let i = 0; i < n; i++) {
-    const store = await openKeyStore({ db, nicknames: ["cert1", "cert2", "cert3"] });
+    const store = await openKeyStore({ db, nicknames: ["cert1", "cert2", "cert3"], deferKeyDecryption: true });
     cards.push(createCacCard(store));
   }
   const ops = [...apduOps(cards[0]), signOp(cards[0], 0, cards[0].keyStore.credentials[0].keyBits)];
