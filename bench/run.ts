@@ -39,6 +39,7 @@ import { opensslRsaSign, opensslVersion } from "./lib/openssl.js";
 import { startToAtr, type StartSample } from "./lib/startup.js";
 import { measureVscard } from "./lib/vscard-host.js";
 import { runVpcd, type VpcdResult } from "./lib/vpcd.js";
+import { CLI_V8_FLAGS } from "../src/cli/main.js";
 import { CLI, DIST_BENCH, RESULTS_DIR, ROOT, SAMPLE_DB } from "./lib/paths.js";
 import { fmt, log, measured, median, spread, type Measured } from "./lib/stats.js";
 
@@ -307,7 +308,7 @@ async function sectionRss(libBinary: string | null): Promise<Results["rss"]> {
   const cacard = (n: number) => {
     const xs: { vmRssKb: number; heapUsed: number; external: number; arrayBuffers: number; setupMs: number }[] = [];
     for (let r = 0; r < runs; r++) {
-      const p = spawnSync(process.execPath, [script, SAMPLE_DB, String(n)], { encoding: "utf8", timeout: 300_000 });
+      const p = spawnSync(process.execPath, [...CLI_V8_FLAGS, script, SAMPLE_DB, String(n)], { encoding: "utf8", timeout: 300_000 });
       if (p.status !== 0) throw new Error(`rss-cards ${n}: ${p.stderr.trim().split("\n").slice(-3).join(" / ")}`);
       xs.push(JSON.parse(p.stdout.trim().split("\n").pop()!));
     }
@@ -385,7 +386,7 @@ async function sectionVscard(): Promise<Results["vscard"]> {
     const label = labels[c.mode];
     log(`VSCard: ${c.mode}, ${c.readers} reader(s), ${c.placement}, ${RUNS} runs x ${SECONDS} s`);
     try {
-      const r = await measureVscard({ node: process.execPath, script, hostBinary: native, mode: c.mode, echoBinary: echo.ok ? echo.path : null, db: SAMPLE_DB, readers: c.readers, apdu, runs: RUNS, seconds: SECONDS, cpus });
+      const r = await measureVscard({ node: process.execPath, nodeFlags: CLI_V8_FLAGS, script, hostBinary: native, mode: c.mode, echoBinary: echo.ok ? echo.path : null, db: SAMPLE_DB, readers: c.readers, apdu, runs: RUNS, seconds: SECONDS, cpus });
       if (c.mode === "cac" && r.firstReply !== "6F0B8407A0000000790100A5009000") note(`VSCard ${label}: unexpected reply ${r.firstReply}`);
       if (r.errors > 0) note(`VSCard ${label}: ${r.errors} APDUs answered with VSC_Error`);
       const m = measured(r.runs);
@@ -562,7 +563,7 @@ function markdown(res: Results): string {
     if ("cacard" in res.rss) {
       const c = res.rss.cacard as { one: { rssMB: Measured; heapUsedMB: Measured; externalMB: Measured; setupMs: Measured }; hundred: { rssMB: Measured; heapUsedMB: Measured; externalMB: Measured; setupMs: Measured } };
       const l = res.rss.libcacard as { one: { rssMB: Measured }; hundred: { rssMB: Measured } } | null;
-      L.push(`| RSS, 1 card in a library process after the same operations (bench/rss-cards.ts / bench-libcacard) | ${fmt(c.one.rssMB.value)} MB | ${l ? fmt(l.one.rssMB.value) + " MB" : "n/a"} | |`);
+      L.push(`| RSS, 1 card in a process without the CLI (bench/rss-cards.ts, the CLI's V8 flags) after the same operations / bench-libcacard | ${fmt(c.one.rssMB.value)} MB | ${l ? fmt(l.one.rssMB.value) + " MB" : "n/a"} | |`);
       L.push(`| RSS, 100 cards in one process, each after a few operations | ${fmt(c.hundred.rssMB.value)} MB | ${l ? fmt(l.hundred.rssMB.value) + " MB" : "n/a"} | <= ${TARGETS.rssHundredCardsMB} MB |`);
       L.push(`| of which JS heap / external (cacard, 100 cards) | ${fmt(c.hundred.heapUsedMB.value)} / ${fmt(c.hundred.externalMB.value)} MB | | |`);
       L.push(`| time to open 100 key stores and create 100 cards | ${fmt(c.hundred.setupMs.value)} ms | | |`);

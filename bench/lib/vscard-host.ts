@@ -221,6 +221,8 @@ export async function measureVscard(options: {
   readonly node: string;
   readonly script: string;
   readonly hostBinary: string | null;
+  /** V8/Node flags for the Node card side (the CLI's, so that it runs as `cacard vscard` would). */
+  nodeFlags?: readonly string[];
   /** cac/null/raw: dist/bench/vscard-card.js in that mode; echo: bench/vscard/echo-card.c (`echoBinary`). */
   readonly mode: "cac" | "null" | "raw" | "echo";
   readonly echoBinary?: string | null;
@@ -242,7 +244,7 @@ export async function measureVscard(options: {
     const argv =
       options.mode === "echo"
         ? [options.echoBinary ?? "echo-card", String(port), String(options.readers)]
-        : [options.node, options.script, options.mode, options.db, String(port), String(options.readers)];
+        : [options.node, ...(options.nodeFlags ?? []), options.script, options.mode, options.db, String(port), String(options.readers)];
     const [cmd, ...args] = options.cpus && options.hostBinary ? ["taskset", "-c", options.cpus.card, ...argv] : argv;
     child = spawn(cmd, args, { stdio: ["pipe", "ignore", "pipe"] });
     let stderr = "";

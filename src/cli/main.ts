@@ -5,6 +5,7 @@
  */
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { setFlagsFromString } from "node:v8";
 import type { Command, CliIo } from "./command.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./errors.js";
 
@@ -82,7 +83,18 @@ function isEntryPoint(): boolean {
   }
 }
 
+/**
+ * V8 flags for the cacard process (not for library users, whose process is
+ * theirs). The only WebAssembly the CLI runs is sql.js reading two small
+ * files once at start, which gains nothing from TurboFan: compiling its hot
+ * SQLite functions a second time left ~19 MB of compiler memory and
+ * optimised code in the process and delayed the ATR (docs/performance.md).
+ * Set before any WebAssembly is compiled.
+ */
+export const CLI_V8_FLAGS: readonly string[] = ["--liftoff-only"];
+
 if (isEntryPoint()) {
+  for (const flag of CLI_V8_FLAGS) setFlagsFromString(flag);
   const controller = new AbortController();
   const stop = () => controller.abort();
   // Catch SIGINT/SIGTERM only while a command runs (long-running commands stop
