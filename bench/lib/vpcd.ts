@@ -110,10 +110,11 @@ export async function runVpcd(options: { db: string; p15Runs: number; rttSlow: n
     const notes: string[] = [];
     if (code !== 0) notes.push(`scenario exited with status ${code}${code === 124 ? " (timed out)" : ""}`);
     const tags: [string, string, "default" | "quickack"][] = [
-      ["cacard_default", "cacard (Node)", "default"],
+      ["cacard_default", "cacard (Node), --no-quickack", "default"],
       ["libcacard_default", "libcacard", "default"],
       ["libcacard-setsockopt_default", "libcacard + TCP_QUICKACK setsockopt", "default"],
-      ["cacard_quickack", "cacard (Node)", "quickack"],
+      ["cacard-setsockopt_default", "cacard (Node) + TCP_QUICKACK helper: the default of `cacard vpcd`", "default"],
+      ["cacard_quickack", "cacard (Node), --no-quickack", "quickack"],
       ["libcacard_quickack", "libcacard", "quickack"],
     ];
     const cases: VpcdCase[] = tags.map(([tag, impl, route]) => {

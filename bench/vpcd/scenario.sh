@@ -90,13 +90,16 @@ count_apdus() {
   "$PCSC_RTT" wait "$READER" absent 15 >/dev/null 2>&1
 }
 
-CACARD=("$NODE_BIN" "$CACARD_CLI" vpcd --db "$DB")
+# --no-quickack: cacard as before its TCP_QUICKACK helper (and as when it is not built).
+CACARD=("$NODE_BIN" "$CACARD_CLI" vpcd --db "$DB" --no-quickack)
+CACARD_QA=("$NODE_BIN" "$CACARD_CLI" vpcd --db "$DB")
 LIBCACARD=("$VPCD_LIBCACARD" "$DB")
 
 ip route show table local >"$OUT/route_default.txt"
 run_case cacard_default "$RTT_SLOW" "${CACARD[@]}"
 run_case libcacard_default "$RTT_SLOW" "${LIBCACARD[@]}"
 run_case libcacard-setsockopt_default "$RTT_FAST" "${LIBCACARD[@]}" --quickack
+run_case cacard-setsockopt_default "$RTT_FAST" "${CACARD_QA[@]}"
 
 # Delayed ACKs off for every loopback connection to 127.0.0.1 in this namespace.
 if ip route replace local 127.0.0.1 dev lo table local proto kernel scope host src 127.0.0.1 quickack 1; then

@@ -26,6 +26,7 @@ import {
   encodeFrame,
   type BackoffPolicy,
 } from "./protocol.js";
+import { quickAckSupport, type QuickAckSetter } from "./quick-ack.js";
 
 /** Gives up on a connect() that neither succeeds nor fails (remote hosts). */
 export const CONNECT_TIMEOUT_MS = 5000;
@@ -72,6 +73,12 @@ export interface VpcdClientOptions {
   readonly random?: () => number;
   /** Free-form diagnostics (connection events, protocol problems); never APDU data. */
   readonly log?: (message: string) => void;
+  /**
+   * Set TCP_QUICKACK after every read when the native helper is there
+   * (default true; see quick-ack.ts). Without it each APDU through Debian's
+   * vpcd waits ~40 ms for a delayed ACK. A function replaces the helper (tests).
+   */
+  readonly quickAck?: boolean | QuickAckSetter;
 }
 
 /** Why a socket was closed by us (the card was pulled, we stopped, or the peer misbehaved). */
@@ -88,6 +95,8 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
   readonly #random: () => number;
   readonly #log: (message: string) => void;
   readonly #signal: AbortSignal | undefined;
+  /** Sets TCP_QUICKACK on the socket, or null when off or unavailable. */
+  readonly #quickAck: QuickAckSetter | null;
 
   #state: VpcdClientState = "idle";
   #socket: Socket | null = null;
@@ -100,6 +109,11 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
   #started = false;
   #stoppedPromise: Promise<void>;
   #resolveStopped!: () => void;
+
+  /** True when TCP_QUICKACK is set on the connection (option on and helper loaded). */
+  get quickAck(): boolean {
+    return this.#quickAck !== null;
+  }
 
   readonly #onInsert = () => this.#handleInsert();
   readonly #onRemove = () => this.#handleRemove();
@@ -118,6 +132,8 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
     this.#maxPendingInput = options.maxPendingInput ?? MAX_PENDING_INPUT;
     this.#random = options.random ?? Math.random;
     this.#log = options.log ?? (() => {});
+    const quickAck = options.quickAck ?? true;
+    this.#quickAck = typeof quickAck === "function" ? quickAck : quickAck ? quickAckSupport().set : null;
     this.#signal = options.signal;
     this.#stoppedPromise = new Promise((resolve) => (this.#resolveStopped = resolve));
   }
@@ -216,6 +232,7 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
       if (this.#socket !== socket) return;
       socket.setNoDelay(true);
       socket.setKeepAlive(true, 10_000);
+      this.#quickAck?.(socket);
       this.#state = "connected";
       this.#log(`connected to vpcd at ${this.endpoint}`);
       this.emit("connected");
@@ -311,6 +328,9 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
 
   #onData(socket: Socket, decoder: FrameDecoder, chunk: Buffer): void {
     if (this.#socket !== socket || this.#closeCause !== null) return;
+    // Linux leaves quick-ACK mode as the connection goes on; set it again
+    // before the next segment (vpcd's next length prefix) arrives.
+    this.#quickAck?.(socket);
     try {
       decoder.push(chunk);
     } catch (e) {

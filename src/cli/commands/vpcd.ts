@@ -7,6 +7,7 @@ import { createInterface, type Interface } from "node:readline";
 import { parseArgs } from "node:util";
 import type { Command, CliIo } from "../command.js";
 import { EXIT_OK, UsageError } from "../errors.js";
+import { quickAckSupport } from "../../backends/vpcd/quick-ack.js";
 import { CARD_OPTIONS_HELP, cardOptionSpec, keyStoreFromOptions, parsePinTries, stderrWarn } from "../card-options.js";
 import { cardSerial, createCacCard, type CacCardOptions } from "../../cac/cac-card.js";
 import type { VirtualCard } from "../../card/card.js";
@@ -24,7 +25,8 @@ import {
 } from "../../backends/vpcd/index.js";
 
 const HELP = `Usage: cacard vpcd [card options] [--host HOST] [--port PORT] [--cards N]
-                   [--serial-salt TEXT] [--control stdin] [--verbose] [--trace]
+                   [--serial-salt TEXT] [--control stdin] [--no-quickack]
+                   [--verbose] [--trace]
 
 Connects virtual CAC cards to pcscd through vsmartcard's vpcd reader driver
 (Debian package vsmartcard-vpcd). vpcd listens inside pcscd; each card is one
@@ -43,6 +45,10 @@ vpcd options:
                         (default: card 0 keeps libcacard's serial)
   --control stdin       read commands from stdin: remove [i], insert [i],
                         status, help (no index = every card); replies on stderr
+  --no-quickack         do not set TCP_QUICKACK on the vpcd connections. By
+                        default it is set after every read (when the optional
+                        native helper was built), which saves the ~40 ms delayed
+                        ACK that every APDU through vpcd otherwise waits for
   --verbose             log every connection attempt and retry to stderr
   --trace               log every APDU exchange to stderr (VERIFY PINs blanked)
 
@@ -63,6 +69,7 @@ const options = {
   cards: { type: "string" },
   "serial-salt": { type: "string" },
   control: { type: "string" },
+  "no-quickack": { type: "boolean" },
   verbose: { type: "boolean" },
   trace: { type: "boolean" },
 } as const;
@@ -82,6 +89,7 @@ export interface VpcdSettings {
   readonly cards: number;
   readonly salt: string | undefined;
   readonly controlStdin: boolean;
+  readonly quickAck: boolean;
   readonly verbose: boolean;
   readonly trace: boolean;
 }
@@ -93,6 +101,7 @@ export function vpcdSettings(values: {
   cards?: string;
   "serial-salt"?: string;
   control?: string;
+  "no-quickack"?: boolean;
   verbose?: boolean;
   trace?: boolean;
 }): VpcdSettings {
@@ -110,6 +119,7 @@ export function vpcdSettings(values: {
     cards,
     salt: values["serial-salt"],
     controlStdin: values.control === "stdin",
+    quickAck: values["no-quickack"] !== true,
     verbose: values.verbose === true,
     trace: values.trace === true,
   };
@@ -181,7 +191,12 @@ export const command: Command = {
       basePort: settings.port,
       onClient: attach,
       log: settings.verbose ? (m) => say(m) : undefined,
+      quickAck: settings.quickAck,
     });
+    if (settings.quickAck) {
+      const support = quickAckSupport();
+      say(support.set ? "TCP_QUICKACK on (no delayed ACKs from vpcd's split writes)" : `TCP_QUICKACK off: ${support.why}; each APDU may wait ~40 ms (docs/vpcd.md)`);
+    }
     for (const slot of set.slots) {
       const card = cards[slot.index];
       say(

@@ -46,6 +46,7 @@ describe("vpcdSettings", () => {
       cards: 1,
       salt: undefined,
       controlStdin: false,
+      quickAck: true,
       verbose: false,
       trace: false,
     });

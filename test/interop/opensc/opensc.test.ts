@@ -241,10 +241,14 @@ scenarioSuite(
       expect(s.r.file("cacard1.log")).toContain("cacard vpcd: stopped");
     });
 
-    it("APDU round trips stay in vpcd's usual ~45 ms range", () => {
+    it("TCP_QUICKACK takes the APDU round trip below vpcd's delayed-ACK ~44 ms (the password card runs without it)", () => {
       const stats = apduStats(s.r.file("pcscd.log"));
       expect(stats.count).toBeGreaterThan(500);
-      expect(stats.medianMs).toBeLessThan(100);
+      const quick = s.r.file("cacard1.log").includes("TCP_QUICKACK on");
+      if (process.env.CI === "true") expect(quick, "the native helper is built in CI").toBe(true);
+      expect(s.r.file("cacard2.log")).not.toContain("TCP_QUICKACK on");
+      // Most APDUs are phase 1's (default: quick ACKs); the password card's go at vpcd's usual pace.
+      expect(stats.medianMs).toBeLessThan(quick ? 10 : 100);
     });
   },
 );

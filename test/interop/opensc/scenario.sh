@@ -135,7 +135,8 @@ fi
 sb_step ro_write_probe 5 touch "$RO/probe" # must fail: read-only file system
 db_state "$RO" ro_before
 
-sb_start cacard_pw "${CACARD[@]}" vpcd --db "$RO" --password-file "$W/password.txt"
+# --no-quickack: this card keeps Linux's delayed ACKs (the fallback when the native helper is missing).
+sb_start cacard_pw "${CACARD[@]}" vpcd --db "$RO" --password-file "$W/password.txt" --no-quickack
 pcscd_wait_inserted "Virtual PCD 00 00" 20 3 || sb_log "password card did not appear"
 
 sb_step pw_p15_dump $T pkcs15-tool -D
