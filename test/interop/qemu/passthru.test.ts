@@ -196,6 +196,10 @@ describe.runIf(run)("cacard vscard against real QEMU ccid-card-passthru", () => 
   });
 });
 
-describe.skipIf(run)("cacard vscard against real QEMU (skipped)", () => {
-  it.skip(`${QEMU} not installed; set CI=true to make this a failure`, () => undefined);
-});
+// Registered only when the suite above cannot run, so that the report says why
+// (with describe.skipIf the placeholder counted as a skipped test in every CI run).
+if (!run) {
+  describe("cacard vscard against real QEMU (skipped)", () => {
+    it.skip(`${QEMU} not installed; set CI=true to make this a failure`, () => undefined);
+  });
+}
