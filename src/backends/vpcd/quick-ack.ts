@@ -25,15 +25,21 @@ const CANDIDATES = ["../../../native/", "../../native/", "../../../dist/native/"
 
 export type QuickAckSetter = (socket: Socket) => boolean;
 
-let loaded: { set: QuickAckSetter | null; why: string } | undefined;
+/** The setter, or null; `why` names the helper's path, or the reason it is missing. */
+export interface QuickAckSupport {
+  readonly set: QuickAckSetter | null;
+  readonly why: string;
+}
 
-/** The setter, or null with the reason (helper not built, not Linux, failed to load). */
-export function quickAckSupport(): { set: QuickAckSetter | null; why: string } {
+let loaded: QuickAckSupport | undefined;
+
+/** The setter, or null with the reason (helper not built, not Linux, failed to load). Loaded once. */
+export function quickAckSupport(): QuickAckSupport {
   loaded ??= load();
   return loaded;
 }
 
-function load(): { set: QuickAckSetter | null; why: string } {
+function load(): QuickAckSupport {
   if (process.platform !== "linux") return { set: null, why: "TCP_QUICKACK is Linux-only" };
   const path = CANDIDATES.map((dir) => fileURLToPath(new URL(dir + HELPER, import.meta.url))).find((p) => existsSync(p));
   if (path === undefined) return { set: null, why: `${HELPER} was not built (npm run build needs a C compiler and Node's headers)` };
