@@ -11,10 +11,10 @@
  */
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { openKeyStore } from "../src/keystore/open.js";
-import { createCacCard } from "../src/cac/cac-card.js";
-import type { VirtualCard } from "../src/card/card.js";
-import { fromHex } from "../src/util/bytes.js";
+import { openKeyStore } from "../src/tokens/open.js";
+import { createCacCard } from "../src/core/cac/cac-card.js";
+import type { VirtualCard } from "../src/core/card/card.js";
+import { fromHex } from "../src/core/bytes.js";
 import { apduOps, signOp } from "./lib/ops.js";
 
 function vmRssKb(): number {

@@ -17,9 +17,9 @@
  */
 import "reflect-metadata";
 import net from "node:net";
-import { openKeyStore } from "../src/keystore/open.js";
-import { createCacCard } from "../src/cac/cac-card.js";
-import { VirtualReader, type SmartCard } from "../src/card/reader.js";
+import { openKeyStore } from "../src/tokens/open.js";
+import { createCacCard } from "../src/core/cac/cac-card.js";
+import { VirtualReader, type SmartCard } from "../src/core/card/reader.js";
 import { VscardClient } from "../src/backends/vscard/client.js";
 import { MsgType, encodeFrame, encodeMessage, initMessage, HEADER_LENGTH, UNDEFINED_READER_ID } from "../src/backends/vscard/codec.js";
 

@@ -3,8 +3,8 @@
  * bench/libcacard/bench-libcacard.c `run`, through VirtualCard.transmit.
  */
 import { performance } from "node:perf_hooks";
-import type { SmartCard } from "../../src/card/reader.js";
-import { fromHex, toHex } from "../../src/util/bytes.js";
+import type { SmartCard } from "../../src/core/card/reader.js";
+import { fromHex, toHex } from "../../src/core/bytes.js";
 import type { Op } from "./ops.js";
 
 export interface RunResult {

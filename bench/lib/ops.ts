@@ -7,8 +7,8 @@
  * same bytes (bench/run.ts compares the replies).
  */
 import { pkcs1SignatureBlock, sha256DigestInfo } from "../../src/client/pkcs1.js";
-import type { SmartCard } from "../../src/card/reader.js";
-import { fromHex, toHex } from "../../src/util/bytes.js";
+import type { SmartCard } from "../../src/core/card/reader.js";
+import { fromHex, toHex } from "../../src/core/bytes.js";
 
 export interface Op {
   /** Short id without spaces (also the libcacard op name). */

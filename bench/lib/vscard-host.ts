@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import net from "node:net";
 import { performance } from "node:perf_hooks";
 import { ErrorCode, HEADER_LENGTH, MsgType, encodeFrame, encodeMessage, initMessage } from "../../src/backends/vscard/codec.js";
-import { toHex } from "../../src/util/bytes.js";
+import { toHex } from "../../src/core/bytes.js";
 import { sleep } from "./stats.js";
 
 function errorFrame(readerId: number, code: number): Uint8Array {

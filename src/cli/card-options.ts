@@ -7,12 +7,12 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 import type { ParseArgsConfig } from "node:util";
-import { openKeyStore } from "../keystore/open.js";
-import type { KeyStore } from "../keystore/types.js";
-import { createCacCard, type CacCardOptions } from "../cac/cac-card.js";
-import type { VirtualCard } from "../card/card.js";
+import { openKeyStore } from "../tokens/open.js";
+import type { KeyStore } from "../tokens/types.js";
+import { createCacCard, type CacCardOptions } from "../core/cac/cac-card.js";
+import type { VirtualCard } from "../core/card/card.js";
 import { UsageError } from "./errors.js";
-import { toHex } from "../util/bytes.js";
+import { toHex } from "../core/bytes.js";
 
 export const DEFAULT_NICKNAMES = ["cert1", "cert2", "cert3"];
 /** Retry counters above 15 cannot be reported in 63Cx. */

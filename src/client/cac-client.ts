@@ -4,9 +4,9 @@
  * Le, READ BUFFER in chunks, SIGN/DECRYPT chaining). Used by `cacard demo`,
  * the benchmarks and the tests; it is not part of the card.
  */
-import type { SmartCard } from "../card/reader.js";
-import { AID } from "../cac/aids.js";
-import { concatBytes } from "../util/bytes.js";
+import type { SmartCard } from "../core/card/reader.js";
+import { AID } from "../core/cac/aids.js";
+import { concatBytes } from "../core/bytes.js";
 
 export class CardStatusError extends Error {
   readonly code = "CARD_STATUS";

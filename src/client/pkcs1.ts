@@ -2,7 +2,7 @@
  * Host-side PKCS#1 v1.5 helpers (RFC 8017 §9.2): the block a host hands a
  * raw-RSA card to sign, as OpenSC does for SHA256-RSA-PKCS.
  */
-import { concatBytes } from "../util/bytes.js";
+import { concatBytes } from "../core/bytes.js";
 
 /** DER prefix of DigestInfo { sha256, NULL }, followed by the 32-byte hash (RFC 8017 §9.2 note 1). */
 export const SHA256_DIGEST_INFO_PREFIX = Uint8Array.of(

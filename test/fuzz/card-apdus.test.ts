@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import fc from "fast-check";
-import { createCacCard } from "../../src/cac/cac-card.js";
+import { createCacCard } from "../../src/core/cac/cac-card.js";
 import { memoryStore } from "../helpers/memory-store.js";
 import { apduArb, plausibleSw } from "../helpers/apdu-arbitrary.js";
 

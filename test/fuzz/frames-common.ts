@@ -6,9 +6,9 @@
 import * as net from "node:net";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { createCacCard } from "../../src/cac/cac-card.js";
-import type { VirtualCard } from "../../src/card/card.js";
-import type { SmartCard } from "../../src/card/reader.js";
+import { createCacCard } from "../../src/core/cac/cac-card.js";
+import type { VirtualCard } from "../../src/core/card/card.js";
+import type { SmartCard } from "../../src/core/card/reader.js";
 import { memoryStore } from "../helpers/memory-store.js";
 
 /**

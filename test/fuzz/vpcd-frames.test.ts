@@ -28,8 +28,8 @@ import {
   type VpcdProtocolErrorCode,
 } from "../../src/backends/vpcd/protocol.js";
 import { VpcdClient } from "../../src/backends/vpcd/client.js";
-import { VirtualReader } from "../../src/card/reader.js";
-import type { VirtualCard } from "../../src/card/card.js";
+import { VirtualReader } from "../../src/core/card/reader.js";
+import type { VirtualCard } from "../../src/core/card/card.js";
 import {
   Acceptor,
   FUZZ_SEED,

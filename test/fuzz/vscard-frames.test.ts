@@ -40,8 +40,8 @@ import {
 } from "../../src/backends/vscard/codec.js";
 import { VscardClient } from "../../src/backends/vscard/client.js";
 import type { VscardEvent } from "../../src/backends/vscard/session.js";
-import { VirtualReader } from "../../src/card/reader.js";
-import type { VirtualCard } from "../../src/card/card.js";
+import { VirtualReader } from "../../src/core/card/reader.js";
+import type { VirtualCard } from "../../src/core/card/card.js";
 import {
   Acceptor,
   FUZZ_SEED,

@@ -8,9 +8,9 @@ import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import fc from "fast-check";
-import { openKeyStore } from "../../src/keystore/open.js";
-import { createCacCard } from "../../src/cac/cac-card.js";
-import { toHex } from "../../src/util/bytes.js";
+import { openKeyStore } from "../../src/tokens/open.js";
+import { createCacCard } from "../../src/core/cac/cac-card.js";
+import { toHex } from "../../src/core/bytes.js";
 import { apduArb } from "../helpers/apdu-arbitrary.js";
 
 const ROOT = resolve(__dirname, "../..");

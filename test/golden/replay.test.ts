@@ -6,9 +6,9 @@
 import { describe, expect, it } from "vitest";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { openKeyStore } from "../../src/keystore/open.js";
-import { createCacCard } from "../../src/cac/cac-card.js";
-import { fromHex, toHex } from "../../src/util/bytes.js";
+import { openKeyStore } from "../../src/tokens/open.js";
+import { createCacCard } from "../../src/core/cac/cac-card.js";
+import { fromHex, toHex } from "../../src/core/bytes.js";
 import { parseTranscript } from "./transcript.js";
 
 const ROOT = resolve(__dirname, "../..");

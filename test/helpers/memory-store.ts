@@ -6,8 +6,8 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { constants, createPrivateKey, createPublicKey, privateDecrypt, X509Certificate, type KeyObject } from "node:crypto";
-import type { KeyRing, KeyStore } from "../../src/keystore/types.js";
-import { KeyOperationError } from "../../src/keystore/types.js";
+import type { KeyRing, KeyStore } from "../../src/tokens/types.js";
+import { KeyOperationError } from "../../src/tokens/types.js";
 
 export const SAMPLE_DIR = resolve(__dirname, "../../certs-sample");
 export const SAMPLE_PASSWORD = "12345678";

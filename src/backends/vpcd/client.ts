@@ -8,8 +8,8 @@
  */
 import { EventEmitter } from "node:events";
 import { Socket } from "node:net";
-import type { SmartCard, VirtualReader } from "../../card/reader.js";
-import { redactVerify } from "../../card/card.js";
+import type { SmartCard, VirtualReader } from "../../core/card/reader.js";
+import { redactVerify } from "../../core/card/card.js";
 import {
   DEFAULT_BACKOFF,
   FrameDecoder,

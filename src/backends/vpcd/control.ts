@@ -3,8 +3,8 @@
  * (`remove [i]`, `insert [i]`, `status`, `help`) and a small card set that
  * owns one reader and one VpcdClient per card.
  */
-import type { SmartCard } from "../../card/reader.js";
-import { VirtualReader } from "../../card/reader.js";
+import type { SmartCard } from "../../core/card/reader.js";
+import { VirtualReader } from "../../core/card/reader.js";
 import { VpcdClient, type VpcdClientOptions } from "./client.js";
 
 export type ControlCommand =

@@ -15,7 +15,7 @@
  */
 import net from "node:net";
 import tls from "node:tls";
-import type { VirtualReader } from "../../card/reader.js";
+import type { VirtualReader } from "../../core/card/reader.js";
 import { MAX_FRAME_LENGTH } from "./codec.js";
 import { VscardSession, type VscardEvent } from "./session.js";
 import { BusyPoll, busyPollWindowUs } from "./busy-poll.js";

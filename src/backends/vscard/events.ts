@@ -24,7 +24,7 @@
  *   protocol error: ...
  *   stopped
  */
-import { toHex } from "../../util/bytes.js";
+import { toHex } from "../../core/bytes.js";
 import type { VscardEvent } from "./session.js";
 
 function q(text: string): string {

@@ -20,9 +20,9 @@
  * QEMU answers ReaderAdd, ReaderRemove, ATR and CardRemove with exactly one
  * VSC_Error each, in order, so replies are matched to a FIFO of requests.
  */
-import type { SmartCard, VirtualReader } from "../../card/reader.js";
-import { MAX_ATR_LENGTH } from "../../card/atr.js";
-import { redactVerify } from "../../card/card.js";
+import type { SmartCard, VirtualReader } from "../../core/card/reader.js";
+import { MAX_ATR_LENGTH } from "../../core/card/atr.js";
+import { redactVerify } from "../../core/card/card.js";
 import {
   ErrorCode,
   MAX_PAYLOAD_LENGTH,

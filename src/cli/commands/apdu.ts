@@ -7,7 +7,7 @@
  */
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { fromHex, HexFormatError, toHex } from "../../util/bytes.js";
+import { fromHex, HexFormatError, toHex } from "../../core/bytes.js";
 import type { Command } from "../command.js";
 import { CARD_OPTIONS_HELP, cardFromOptions, cardOptionSpec } from "../card-options.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError } from "../errors.js";

@@ -7,10 +7,10 @@ import { createHash, constants, publicDecrypt, X509Certificate } from "node:cryp
 import { parseArgs } from "node:util";
 import "reflect-metadata"; // @peculiar/x509 v2 needs it loaded first
 import * as x509 from "@peculiar/x509";
-import { AID } from "../../cac/aids.js";
+import { AID } from "../../core/cac/aids.js";
 import { CacClient } from "../../client/cac-client.js";
 import { pkcs1SignatureBlock, sha256DigestInfo } from "../../client/pkcs1.js";
-import { bytesEqual, toHex } from "../../util/bytes.js";
+import { bytesEqual, toHex } from "../../core/bytes.js";
 import type { Command } from "../command.js";
 import { CARD_OPTIONS_HELP, cardFromOptions, cardOptionSpec, readPasswordFile } from "../card-options.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError } from "../errors.js";

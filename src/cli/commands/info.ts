@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import "reflect-metadata"; // @peculiar/x509 v2 needs it loaded first
 import { X509Certificate } from "@peculiar/x509";
-import { toHex } from "../../util/bytes.js";
+import { toHex } from "../../core/bytes.js";
 import type { Command } from "../command.js";
 import { CARD_OPTIONS_HELP, cardFromOptions, cardOptionSpec } from "../card-options.js";
 import { EXIT_OK, UsageError } from "../errors.js";

@@ -9,9 +9,9 @@ import type { Command, CliIo } from "../command.js";
 import { EXIT_OK, UsageError } from "../errors.js";
 import { quickAckSupport } from "../../backends/vpcd/quick-ack.js";
 import { CARD_OPTIONS_HELP, cardOptionSpec, keyStoreFromOptions, parsePinTries, stderrWarn } from "../card-options.js";
-import { cardSerial, createCacCard, type CacCardOptions } from "../../cac/cac-card.js";
-import type { VirtualCard } from "../../card/card.js";
-import { toHex } from "../../util/bytes.js";
+import { cardSerial, createCacCard, type CacCardOptions } from "../../core/cac/cac-card.js";
+import type { VirtualCard } from "../../core/card/card.js";
+import { toHex } from "../../core/bytes.js";
 import {
   CONTROL_HELP,
   ControlSyntaxError,

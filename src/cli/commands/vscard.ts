@@ -5,7 +5,7 @@
  */
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { VirtualReader, type SmartCard } from "../../card/reader.js";
+import { VirtualReader, type SmartCard } from "../../core/card/reader.js";
 import { AddressError, DEFAULT_HOST, isLoopback, parseHostPort } from "../../backends/vscard/address.js";
 import { VscardClient, VscardListener, type Endpoint } from "../../backends/vscard/client.js";
 import { formatEvent } from "../../backends/vscard/events.js";

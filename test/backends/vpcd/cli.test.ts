@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { PassThrough, Writable } from "node:stream";
 import { main } from "../../../src/cli/main.js";
 import { command, vpcdSettings } from "../../../src/cli/commands/vpcd.js";
-import { CAC_ATR } from "../../../src/card/atr.js";
+import { CAC_ATR } from "../../../src/core/card/atr.js";
 import { UsageError } from "../../../src/cli/errors.js";
 import { FakeVpcd, withTimeout } from "./fake-vpcd.js";
 

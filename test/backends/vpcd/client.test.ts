@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
 import { createServer, Socket } from "node:net";
-import { VirtualReader } from "../../../src/card/reader.js";
+import { VirtualReader } from "../../../src/core/card/reader.js";
 import { VpcdClient, type VpcdClientOptions } from "../../../src/backends/vpcd/client.js";
 import { encodeFrame } from "../../../src/backends/vpcd/protocol.js";
 import { FakeVpcd, MockCard, withTimeout } from "./fake-vpcd.js";

@@ -4,7 +4,7 @@
  * writes) and collects the card's replies.
  */
 import { createServer, type Server, type Socket } from "node:net";
-import type { SmartCard } from "../../../src/card/reader.js";
+import type { SmartCard } from "../../../src/core/card/reader.js";
 import { FrameDecoder, encodeFrame } from "../../../src/backends/vpcd/protocol.js";
 
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { VirtualReader } from "../../../src/card/reader.js";
+import { VirtualReader } from "../../../src/core/card/reader.js";
 import { VpcdClient, type VpcdClientOptions } from "../../../src/backends/vpcd/client.js";
 import { quickAckSupport } from "../../../src/backends/vpcd/quick-ack.js";
 import { FakeVpcd, MockCard, withTimeout } from "./fake-vpcd.js";

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import net from "node:net";
-import { VirtualReader } from "../../../src/card/reader.js";
+import { VirtualReader } from "../../../src/core/card/reader.js";
 import {
   ErrorCode,
   MsgType,
@@ -18,7 +18,7 @@ import type { VscardEvent } from "../../../src/backends/vscard/session.js";
 import { formatEvent } from "../../../src/backends/vscard/events.js";
 import { encodeMessage, initMessage } from "../../../src/backends/vscard/codec.js";
 import { EchoCard, FakeHost, type FakeHostOptions } from "./fake-host.js";
-import { toHex } from "../../../src/util/bytes.js";
+import { toHex } from "../../../src/core/bytes.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

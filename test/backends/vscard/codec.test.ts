@@ -17,7 +17,7 @@ import {
   initMessage,
   type VscMessage,
 } from "../../../src/backends/vscard/codec.js";
-import { fromHex, toHex } from "../../../src/util/bytes.js";
+import { fromHex, toHex } from "../../../src/core/bytes.js";
 
 const hex = (s: string) => fromHex(s);
 

@@ -5,8 +5,8 @@
  */
 import net from "node:net";
 import tls from "node:tls";
-import type { SmartCard } from "../../../src/card/reader.js";
-import { CAC_ATR } from "../../../src/card/atr.js";
+import type { SmartCard } from "../../../src/core/card/reader.js";
+import { CAC_ATR } from "../../../src/core/card/atr.js";
 import {
   ErrorCode,
   MsgType,

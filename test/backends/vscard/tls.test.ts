@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync, rmSync, unlinkSync, mkdtempSync, cpSync } from "node:fs";
 import { join } from "node:path";
 import tls from "node:tls";
-import { VirtualReader } from "../../../src/card/reader.js";
+import { VirtualReader } from "../../../src/core/card/reader.js";
 import { VscardClient, VscardListener } from "../../../src/backends/vscard/client.js";
 import { loadTlsDir, TlsConfigError, type VerifyPeer } from "../../../src/backends/vscard/tls.js";
 import type { VscardEvent } from "../../../src/backends/vscard/session.js";

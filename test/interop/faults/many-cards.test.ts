@@ -23,12 +23,12 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { openKeyStore } from "../../../src/keystore/open.js";
-import { createCacCard } from "../../../src/cac/cac-card.js";
-import { AID } from "../../../src/cac/aids.js";
+import { openKeyStore } from "../../../src/tokens/open.js";
+import { createCacCard } from "../../../src/core/cac/cac-card.js";
+import { AID } from "../../../src/core/cac/aids.js";
 import { certificateFromBuffers } from "../../../src/client/cac-client.js";
-import type { VirtualCard } from "../../../src/card/card.js";
-import { VirtualReader } from "../../../src/card/reader.js";
+import type { VirtualCard } from "../../../src/core/card/card.js";
+import { VirtualReader } from "../../../src/core/card/reader.js";
 import { VscardClient } from "../../../src/backends/vscard/client.js";
 import type { VscardEvent } from "../../../src/backends/vscard/session.js";
 import {
@@ -40,7 +40,7 @@ import {
   initMessage,
   type VscMessage,
 } from "../../../src/backends/vscard/codec.js";
-import type { KeyStore } from "../../../src/keystore/types.js";
+import type { KeyStore } from "../../../src/tokens/types.js";
 
 const CARDS = 100;
 const KEY_BITS = 1024;

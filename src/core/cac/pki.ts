@@ -1,0 +1,122 @@
+/**
+ * PKI applet A0 00 00 00 79 01 0i, one per certificate (libcacard §3.3):
+ * the certificate as a TLV object, and SIGN/DECRYPT (80 42), the raw RSA
+ * private operation with optional P1=80 chaining.
+ */
+import type { CommandApdu } from "../iso7816/apdu.js";
+import { CardError } from "../iso7816/card-error.js";
+import { INS } from "../iso7816/ins.js";
+import { SW } from "../iso7816/status.js";
+import { concatBytes } from "../bytes.js";
+import { ok, type AppletResult, type CardServices } from "../card/applet.js";
+import { AID } from "./aids.js";
+import { objectFiles, type ObjectFiles } from "./buffers.js";
+import { ReadableCacApplet } from "./cac-applet.js";
+import {
+  APPLET_VERSION_COMMON,
+  PropTag,
+  UNKNOWN_26,
+  appletInformation,
+  bufferPropertiesOf,
+  numberOfObjects,
+  object,
+  objectId,
+  pkiProperties,
+  propertyLists,
+  type PropertyLists,
+} from "./properties.js";
+
+/** CertInfo 00: uncompressed (OpenSC inflates only when (certinfo & 3) == 1). */
+const CERTINFO_UNCOMPRESSED = 0x00;
+const CertTag = { CERT_INFO: 0x71, CERTIFICATE: 0x70, MSCUID: 0x72, ERROR_DETECTION: 0xfe } as const;
+
+/** SIGN/DECRYPT P1: 80 = more data follows, 00 = last (or only) block. */
+const SIGN_MORE = 0x80;
+const SIGN_LAST = 0x00;
+/**
+ * Cap on the chained SIGN/DECRYPT input. Only a total equal to the modulus
+ * length (512 bytes for RSA-4096) is usable; libcacard buffers without limit,
+ * so a guest could grow host memory by chaining forever. Past the cap the
+ * chain is dropped with 6984, which libcacard would answer at the final block
+ * anyway. Real clients never come near it.
+ */
+export const MAX_SIGN_BUFFER = 65536;
+
+export interface PkiCredential {
+  readonly certificate: Uint8Array;
+  readonly keyBits: number;
+}
+
+export class PkiApplet extends ReadableCacApplet {
+  readonly properties: PropertyLists;
+  readonly #files: ObjectFiles;
+  #signBuffer: Uint8Array[] = [];
+  #signLength = 0;
+
+  constructor(
+    readonly index: number,
+    credential: PkiCredential,
+  ) {
+    const oid = Uint8Array.of(0x01, index);
+    super({ aid: AID.pki(index), name: `PKI ${index}`, objectIds: [oid] });
+    this.updateBufferSw = SW.CONDITION_NOT_SATISFIED;
+    this.#files = objectFiles([
+      { tag: CertTag.CERT_INFO, value: Uint8Array.of(CERTINFO_UNCOMPRESSED) },
+      { tag: CertTag.CERTIFICATE, value: credential.certificate },
+      { tag: CertTag.MSCUID, value: new Uint8Array(0) },
+      { tag: CertTag.ERROR_DETECTION, value: new Uint8Array(0) },
+    ]);
+    // The PKI object is 0x14 bytes, 26 01 01 included (libcacard quirk; OpenSC
+    // skips objects that are not 17 bytes and uses the CCC instead).
+    this.properties = propertyLists(
+      [
+        appletInformation(APPLET_VERSION_COMMON),
+        numberOfObjects(1),
+        object(
+          PropTag.PKI_OBJECT,
+          objectId(oid),
+          bufferPropertiesOf(this.#files),
+          pkiProperties(credential.keyBits),
+          UNKNOWN_26,
+        ),
+      ],
+      true,
+    );
+  }
+
+  protected files(): ObjectFiles {
+    return this.#files;
+  }
+
+  onSelect(): void {
+    this.#clearSignBuffer();
+  }
+
+  protected override processOther(apdu: CommandApdu, card: CardServices): AppletResult {
+    if (apdu.ins === INS.SIGN_DECRYPT) return this.#signDecrypt(apdu, card);
+    return super.processOther(apdu, card);
+  }
+
+  #clearSignBuffer(): void {
+    this.#signBuffer = [];
+    this.#signLength = 0;
+  }
+
+  #signDecrypt(apdu: CommandApdu, card: CardServices): AppletResult {
+    if (apdu.p2 !== 0) throw new CardError(SW.P1_P2_INCORRECT); // buffer left as is
+    if (apdu.p1 === SIGN_MORE) {
+      if (this.#signLength + apdu.data.length > MAX_SIGN_BUFFER) {
+        this.#clearSignBuffer();
+        throw new CardError(SW.DATA_INVALID, "chained input too long");
+      }
+      // Copy: the APDU bytes belong to the caller.
+      this.#signBuffer.push(apdu.data.slice());
+      this.#signLength += apdu.data.length;
+      return ok(new Uint8Array(0));
+    }
+    const input = concatBytes(...this.#signBuffer, apdu.data);
+    this.#clearSignBuffer();
+    if (apdu.p1 !== SIGN_LAST) throw new CardError(SW.P1_P2_INCORRECT);
+    return ok(card.rsaPrivate(this.index, input));
+  }
+}
