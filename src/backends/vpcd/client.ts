@@ -9,7 +9,7 @@
 import { EventEmitter } from "node:events";
 import { Socket } from "node:net";
 import type { SmartCard, VirtualReader } from "../../core/card/reader.js";
-import { redactVerify } from "../../core/card/card.js";
+import { redactPins } from "../../core/card/card.js";
 import {
   DEFAULT_BACKOFF,
   FrameDecoder,
@@ -401,7 +401,7 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
     if (response.length < MIN_RESPONSE_LENGTH || response.length > MAX_FRAME_PAYLOAD) {
       throw new Error(`card returned a ${response.length}-byte response`);
     }
-    if (this.listenerCount("apdu") > 0) this.emit("apdu", redactVerify(message.apdu), response);
+    if (this.listenerCount("apdu") > 0) this.emit("apdu", redactPins(message.apdu), response);
     return response;
   }
 }

@@ -22,7 +22,7 @@
  */
 import type { SmartCard, VirtualReader } from "../../core/card/reader.js";
 import { MAX_ATR_LENGTH } from "../../core/card/atr.js";
-import { redactVerify } from "../../core/card/card.js";
+import { redactPins } from "../../core/card/card.js";
 import {
   ErrorCode,
   MAX_PAYLOAD_LENGTH,
@@ -487,7 +487,7 @@ export class VscardSession {
         response = null;
       }
     }
-    if (this.#trace) this.#emit({ type: "apdu", id: readerId, command: redactVerify(command), response });
+    if (this.#trace) this.#emit({ type: "apdu", id: readerId, command: redactPins(command), response });
     if (response === null) {
       this.#send({ type: MsgType.Error, readerId, code: APDU_FAILURE_CODE });
     } else if (this.#trace) {

@@ -14,7 +14,7 @@ import type { CommandApdu } from "../iso7816/apdu.js";
 import { CardError } from "../iso7816/card-error.js";
 import { INS } from "../iso7816/ins.js";
 import { SW } from "../iso7816/status.js";
-import { ok, type AppletResult, type CardServices } from "../card/applet.js";
+import { ok, type AppletAnswer, type AppletResult, type CardServices } from "../card/applet.js";
 import { AID, MAX_PKI_APPLETS } from "./aids.js";
 import {
   ACA_APPLET_INFORMATION,
@@ -74,7 +74,7 @@ export class AcaApplet extends CacApplet {
     };
   }
 
-  protected override processOther(apdu: CommandApdu, card: CardServices): AppletResult {
+  protected override processOther(apdu: CommandApdu, card: CardServices): AppletAnswer {
     if (apdu.ins === INS.GET_ACR) return ok(this.getAcr(apdu));
     return super.processOther(apdu, card); // 52, 58 and the rest: 6D00
   }

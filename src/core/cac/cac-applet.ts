@@ -9,7 +9,7 @@ import { CardError } from "../iso7816/card-error.js";
 import { INS } from "../iso7816/ins.js";
 import { SW } from "../iso7816/status.js";
 import { concatBytes, bytesEqual } from "../bytes.js";
-import { DEFER, ok, type Applet, type AppletResult, type CardServices } from "../card/applet.js";
+import { DEFER, ok, type Applet, type AppletAnswer, type AppletResult, type CardServices } from "../card/applet.js";
 import type { ObjectFiles } from "./buffers.js";
 import type { PropertyLists } from "./properties.js";
 
@@ -50,7 +50,7 @@ export abstract class CacApplet implements Applet {
 
   abstract readonly properties: PropertyLists;
 
-  process(apdu: CommandApdu, card: CardServices): AppletResult {
+  process(apdu: CommandApdu, card: CardServices): AppletAnswer {
     switch (apdu.ins) {
       case INS.GET_PROPERTIES:
         return this.getProperties(apdu);
@@ -65,7 +65,7 @@ export abstract class CacApplet implements Applet {
   }
 
   /** Instructions beyond the common set; the default is "INS not supported". */
-  protected processOther(_apdu: CommandApdu, _card: CardServices): AppletResult {
+  protected processOther(_apdu: CommandApdu, _card: CardServices): AppletAnswer {
     throw new CardError(SW.INS_CODE_INVALID);
   }
 
@@ -115,7 +115,7 @@ export abstract class ReadableCacApplet extends CacApplet {
 
   protected abstract files(card: CardServices): ObjectFiles;
 
-  protected override processOther(apdu: CommandApdu, card: CardServices): AppletResult {
+  protected override processOther(apdu: CommandApdu, card: CardServices): AppletAnswer {
     switch (apdu.ins) {
       case INS.READ_BUFFER:
         return this.readBuffer(apdu, card);

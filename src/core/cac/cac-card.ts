@@ -3,11 +3,10 @@
  * msft_card_init do (§1.6): PKI applets in credential order, ACA, CCC, the
  * placeholder applets, ACF, Person Instance / Personnel, GP and MS PnP.
  */
-import { createHash } from "node:crypto";
 import { VirtualCard, type CardOptions } from "../card/card.js";
 import type { Applet } from "../card/applet.js";
-import type { KeyStore } from "../../tokens/types.js";
-import { KeyStoreError } from "../../tokens/types.js";
+import { platformProvider, type Platform } from "../platform.js";
+import { KeyStoreError, type Token } from "../token/types.js";
 import { AID, MAX_PKI_APPLETS } from "./aids.js";
 import { AcaApplet } from "./aca.js";
 import { CccApplet } from "./ccc.js";
@@ -22,7 +21,7 @@ export const MAX_CERTIFICATE_BYTES = SIMPLETLV_MAX_LENGTH - 1;
 
 const oid = (hi: number, lo: number) => Uint8Array.of(hi, lo);
 
-export function cacApplets(keyStore: KeyStore, cccCardId?: Uint8Array): Applet[] {
+export function cacApplets(keyStore: Token, cccCardId?: Uint8Array): Applet[] {
   const n = keyStore.credentials.length;
   if (n > MAX_PKI_APPLETS) {
     throw new KeyStoreError("KEYSTORE_TOO_MANY", `a CAC holds at most ${MAX_PKI_APPLETS} certificates, got ${n}`);
@@ -31,7 +30,7 @@ export function cacApplets(keyStore: KeyStore, cccCardId?: Uint8Array): Applet[]
     if (c.certificate.length > MAX_CERTIFICATE_BYTES) {
       throw new KeyStoreError(
         "KEYSTORE_UNSUPPORTED",
-        `certificate ${JSON.stringify(c.nickname)} is ${c.certificate.length} bytes; a CAC buffer holds at most ${MAX_CERTIFICATE_BYTES}`,
+        `certificate ${JSON.stringify(c.label)} is ${c.certificate.length} bytes; a CAC buffer holds at most ${MAX_CERTIFICATE_BYTES}`,
       );
     }
   }
@@ -56,10 +55,10 @@ export function cacApplets(keyStore: KeyStore, cccCardId?: Uint8Array): Applet[]
 }
 
 /** libcacard vcard_emul_create_serial: SHA-256 of certificate 0's DER. */
-export function cardSerial(keyStore: KeyStore): Uint8Array {
+export function cardSerial(keyStore: Token, platform: Platform = platformProvider.get()): Uint8Array {
   const first = keyStore.credentials[0];
   if (!first) return new Uint8Array(0);
-  return new Uint8Array(createHash("sha256").update(first.certificate).digest());
+  return platform.sha256(first.certificate);
 }
 
 export type CacCardOptions = { -readonly [K in keyof Omit<CardOptions, "applets" | "keyStore">]?: CardOptions[K] } & {
@@ -71,10 +70,10 @@ export type CacCardOptions = { -readonly [K in keyof Omit<CardOptions, "applets"
   cccCardId?: Uint8Array;
 };
 
-export function createCacCard(keyStore: KeyStore, options: CacCardOptions = {}): VirtualCard {
+export function createCacCard(keyStore: Token, options: CacCardOptions = {}): VirtualCard {
   const { cccCardId, ...cardOptions } = options;
   return new VirtualCard({
-    serial: cardSerial(keyStore),
+    serial: cardSerial(keyStore, options.platform),
     ...cardOptions,
     applets: cacApplets(keyStore, cccCardId),
     keyStore,

@@ -8,7 +8,8 @@ import { CardError } from "../iso7816/card-error.js";
 import { INS } from "../iso7816/ins.js";
 import { SW } from "../iso7816/status.js";
 import { concatBytes } from "../bytes.js";
-import { ok, type AppletResult, type CardServices } from "../card/applet.js";
+import { ok, type AppletAnswer, type AppletResponse, type CardServices } from "../card/applet.js";
+import { KeyOperationError, rsaBits, type KeyAlgorithm } from "../token/types.js";
 import { AID } from "./aids.js";
 import { objectFiles, type ObjectFiles } from "./buffers.js";
 import { ReadableCacApplet } from "./cac-applet.js";
@@ -44,7 +45,7 @@ export const MAX_SIGN_BUFFER = 65536;
 
 export interface PkiCredential {
   readonly certificate: Uint8Array;
-  readonly keyBits: number;
+  readonly algorithm: KeyAlgorithm;
 }
 
 export class PkiApplet extends ReadableCacApplet {
@@ -76,7 +77,7 @@ export class PkiApplet extends ReadableCacApplet {
           PropTag.PKI_OBJECT,
           objectId(oid),
           bufferPropertiesOf(this.#files),
-          pkiProperties(credential.keyBits),
+          pkiProperties(rsaBits(credential.algorithm)),
           UNKNOWN_26,
         ),
       ],
@@ -92,7 +93,7 @@ export class PkiApplet extends ReadableCacApplet {
     this.#clearSignBuffer();
   }
 
-  protected override processOther(apdu: CommandApdu, card: CardServices): AppletResult {
+  protected override processOther(apdu: CommandApdu, card: CardServices): AppletAnswer {
     if (apdu.ins === INS.SIGN_DECRYPT) return this.#signDecrypt(apdu, card);
     return super.processOther(apdu, card);
   }
@@ -102,7 +103,7 @@ export class PkiApplet extends ReadableCacApplet {
     this.#signLength = 0;
   }
 
-  #signDecrypt(apdu: CommandApdu, card: CardServices): AppletResult {
+  #signDecrypt(apdu: CommandApdu, card: CardServices): AppletAnswer {
     if (apdu.p2 !== 0) throw new CardError(SW.P1_P2_INCORRECT); // buffer left as is
     if (apdu.p1 === SIGN_MORE) {
       if (this.#signLength + apdu.data.length > MAX_SIGN_BUFFER) {
@@ -117,6 +118,24 @@ export class PkiApplet extends ReadableCacApplet {
     const input = concatBytes(...this.#signBuffer, apdu.data);
     this.#clearSignBuffer();
     if (apdu.p1 !== SIGN_LAST) throw new CardError(SW.P1_P2_INCORRECT);
-    return ok(card.rsaPrivate(this.index, input));
+    return this.#rsaPrivate(card, input);
+  }
+
+  /**
+   * The raw RSA private operation (libcacard vcard_emul_rsa_op): 6985 when
+   * not logged in or there is no RSA key, 6984 when the input is not exactly
+   * the modulus length or not below the modulus.
+   */
+  async #rsaPrivate(card: CardServices, input: Uint8Array): Promise<AppletResponse> {
+    const key = await card.privateKey(this.index);
+    const bits = rsaBits(key.algorithm);
+    if (bits === 0 || key.rsaRaw === undefined) throw new CardError(SW.CONDITION_NOT_SATISFIED, "not an RSA key");
+    if (input.length !== Math.ceil(bits / 8)) throw new CardError(SW.DATA_INVALID, "input is not the modulus length");
+    try {
+      return ok(await key.rsaRaw(input));
+    } catch (e) {
+      if (e instanceof KeyOperationError) throw new CardError(SW.DATA_INVALID, e.message);
+      throw e;
+    }
   }
 }

@@ -5,6 +5,8 @@
  */
 import type { CommandApdu } from "../iso7816/apdu.js";
 import type { StatusWord } from "../iso7816/status.js";
+import type { Platform } from "../platform.js";
+import type { PrivateKey } from "../token/types.js";
 
 export interface AppletResponse {
   readonly data: Uint8Array;
@@ -14,6 +16,12 @@ export interface AppletResponse {
 /** Returned by an applet that leaves the APDU to the ISO 7816 layer. */
 export const DEFER: unique symbol = Symbol("defer");
 export type AppletResult = AppletResponse | typeof DEFER;
+/**
+ * What process() gives back: synchronously for what the card knows (every
+ * CAC command but SIGN), or a promise when a token has to work (a private key
+ * operation, a login). The card answers one command at a time either way.
+ */
+export type AppletAnswer = AppletResult | Promise<AppletResult>;
 
 /** Compatibility bits that an applet may switch on for the card's lifetime. */
 export const CompatBits = {
@@ -25,11 +33,16 @@ export const CompatBits = {
 export interface CardServices {
   /** Card-unique serial (SHA-256 of certificate 0), 32 bytes; empty if none. */
   readonly serial: Uint8Array;
+  /** Randomness and hashing of the host (GET CHALLENGE, witnesses). */
+  readonly platform: Platform;
   /**
-   * The raw RSA private operation with PKI key `index`. Throws CardError:
-   * 6985 when not logged in or there is no key, 6984 on a bad operand.
+   * The private key of credential `index`, once the PIN was verified (or
+   * when the token needs no login). Rejects with CardError 6985 when not
+   * logged in or the credential has no private key.
    */
-  rsaPrivate(index: number, input: Uint8Array): Uint8Array;
+  privateKey(index: number): Promise<PrivateKey>;
+  /** True when the PIN was verified or the token needs none. */
+  isLoggedIn(): boolean;
   /** ORs compatibility bits in; they are never cleared (libcacard vcard_set_compat). */
   setCompat(bits: number): void;
   /** CKO_DATA object by label (Person Instance / Personnel); null when absent. */
@@ -43,7 +56,7 @@ export interface Applet {
   readonly name: string;
   /** SELECT response data; when absent the card answers the FCI stub 6F..84 AID A5 00. */
   readonly fci?: Uint8Array;
-  process(apdu: CommandApdu, card: CardServices): AppletResult;
+  process(apdu: CommandApdu, card: CardServices): AppletAnswer;
   /** Called every time the applet is selected (libcacard reset_applet). */
   onSelect?(): void;
 }

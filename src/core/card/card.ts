@@ -3,19 +3,23 @@
  * GET RESPONSE buffer, login state, and the ISO 7816 layer for what applets
  * defer (libcacard vcard.c + card_7816.c vcard7816_vm_process_apdu).
  *
- * transmit() never throws for card-level problems: every CardError becomes a
- * status word at this one boundary.
+ * transmit() never rejects for card-level problems: every CardError becomes a
+ * status word at this one boundary. Commands are answered one at a time, in
+ * order; an applet that answers synchronously costs no extra turn of the
+ * event loop, one that waits on its token (a signature, a login) holds the
+ * commands queued behind it.
  */
-import { randomBytes } from "node:crypto";
 import { parseCommandApdu, ClassKind, type CommandApdu } from "../iso7816/apdu.js";
 import { CardError } from "../iso7816/card-error.js";
-import { SW, type StatusWord } from "../iso7816/status.js";
+import { SW, swBytes, type StatusWord } from "../iso7816/status.js";
 import { INS } from "../iso7816/ins.js";
-import type { KeyRing, KeyStore } from "../../tokens/types.js";
-import { KeyOperationError } from "../../tokens/types.js";
+import { bytesEqual } from "../bytes.js";
+import { platformProvider, type Platform } from "../platform.js";
+import type { LoginResult, PrivateKey, Token, TokenSession } from "../token/types.js";
 import { CAC_ATR } from "./atr.js";
-import { DEFER, CompatBits, type Applet, type AppletResponse, type CardServices } from "./applet.js";
+import { DEFER, CompatBits, type Applet, type AppletResponse, type AppletResult, type CardServices } from "./applet.js";
 import { PinState, type PinPolicy } from "./pin.js";
+import type { SmartCard } from "./reader.js";
 
 /** libcacard MAX_CHANNEL: channel numbers come from CLA bits 0-1. */
 export const MAX_CHANNELS = 4;
@@ -28,7 +32,9 @@ export const MAX_CHALLENGE_LENGTH = 256;
 
 export interface CardOptions {
   readonly applets: readonly Applet[];
-  readonly keyStore: KeyStore;
+  readonly keyStore: Token;
+  /** Randomness and SHA-256; default: platformProvider.get(). */
+  readonly platform?: Platform;
   readonly atr?: Uint8Array;
   readonly serial?: Uint8Array;
   /** Opt-in retry counter; undefined keeps libcacard's "no counter" behaviour. */
@@ -45,7 +51,7 @@ export interface CardOptions {
    * Never given secrets.
    */
   readonly warn?: (message: string) => void;
-  /** Called after every exchange (tracing). VERIFY data is already redacted. */
+  /** Called after every exchange (tracing). PIN data is already redacted. */
   readonly trace?: (command: Uint8Array, response: Uint8Array) => void;
 }
 
@@ -64,29 +70,25 @@ function withSw(data: Uint8Array, sw: StatusWord): Uint8Array {
   return out;
 }
 
-function swOnly(sw: StatusWord): Uint8Array {
-  return Uint8Array.of(sw >> 8, sw & 0xff);
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as Promise<T>)?.then === "function";
 }
 
-/** Exact AID match (libcacard vcard_find_applet): same length, same bytes, no prefixes. */
-function sameAid(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-export class VirtualCard implements CardServices {
+export class VirtualCard implements CardServices, SmartCard {
   readonly atr: Uint8Array;
   readonly serial: Uint8Array;
-  readonly keyStore: KeyStore;
+  readonly keyStore: Token;
   readonly applets: readonly Applet[];
+  readonly platform: Platform;
 
   /** Applets by AID length; a card has about 17, so a short scan beats hashing a key. */
   readonly #byAidLength = new Map<number, Applet[]>();
   readonly #current: (Applet | null)[] = new Array(MAX_CHANNELS).fill(null);
   #pending: Pending | null = null;
-  #ring: KeyRing | null = null;
+  #session: TokenSession | null = null;
   #compat = 0;
+  /** The last queued answer while one is still being worked out; null when idle. */
+  #tail: Promise<unknown> | null = null;
   readonly #pin: PinState;
   readonly #trace?: (command: Uint8Array, response: Uint8Array) => void;
   readonly #getChallenge: boolean;
@@ -100,6 +102,7 @@ export class VirtualCard implements CardServices {
       this.#byAidLength.set(applet.aid.length, list);
     }
     this.keyStore = options.keyStore;
+    this.platform = options.platform ?? platformProvider.get();
     this.atr = options.atr ?? CAC_ATR;
     this.serial = options.serial ?? EMPTY;
     this.#pin = new PinState(options.pinPolicy);
@@ -110,20 +113,28 @@ export class VirtualCard implements CardServices {
 
   // ---- power -------------------------------------------------------------
 
-  /** Cold or warm reset: clears selections and the pending response, logs out. */
-  reset(): Uint8Array {
-    this.#current.fill(null);
-    this.#pending = null;
-    this.#ring = null; // libcacard vcard_emul_reset: PK11_Logout
-    return this.atr;
+  /** Warm reset: clears selections and the pending response, logs out. */
+  reset(): Promise<Uint8Array> {
+    return this.#enqueue(() => this.#reset());
   }
 
-  powerOn(): Uint8Array {
+  /** Cold reset (the card has no more state than a warm one clears). */
+  powerOn(): Promise<Uint8Array> {
     return this.reset();
   }
 
-  powerOff(): void {
-    this.reset();
+  async powerOff(): Promise<void> {
+    await this.reset();
+  }
+
+  #reset(): Uint8Array | Promise<Uint8Array> {
+    this.#current.fill(null);
+    this.#pending = null;
+    // libcacard vcard_emul_reset: PK11_Logout.
+    const session = this.#session;
+    this.#session = null;
+    const out = session?.logout?.();
+    return isPromise(out) ? out.then(() => this.atr, () => this.atr) : this.atr;
   }
 
   // ---- card services for applets -----------------------------------------
@@ -132,66 +143,90 @@ export class VirtualCard implements CardServices {
     this.#compat |= bits;
   }
 
-  get compat(): number {
-    return this.#compat;
-  }
-
   isLoggedIn(): boolean {
-    return !this.keyStore.loginRequired || this.#ring !== null;
+    return !this.keyStore.loginRequired || this.#session !== null;
   }
 
-  #keys(): KeyRing | null {
-    if (this.#ring === null && !this.keyStore.loginRequired) this.#ring = this.keyStore.openKeys();
-    return this.#ring;
-  }
-
-  rsaPrivate(index: number, input: Uint8Array): Uint8Array {
-    const ring = this.#keys();
-    if (ring === null) throw new CardError(SW.CONDITION_NOT_SATISFIED, "not logged in");
-    const modulus = ring.modulusBytes(index);
-    if (modulus === 0) throw new CardError(SW.CONDITION_NOT_SATISFIED, "no private key");
-    if (input.length !== modulus) throw new CardError(SW.DATA_INVALID, "input is not the modulus length");
-    let out: Uint8Array | null;
-    try {
-      out = ring.rsaPrivate(index, input);
-    } catch (e) {
-      if (e instanceof KeyOperationError) throw new CardError(SW.DATA_INVALID, e.message);
-      throw e;
+  async privateKey(index: number): Promise<PrivateKey> {
+    let session = this.#session;
+    if (session === null) {
+      if (this.keyStore.loginRequired) throw new CardError(SW.CONDITION_NOT_SATISFIED, "not logged in");
+      // A token without a PIN opens on first use (NSS: no password set).
+      const result = await this.keyStore.login();
+      if (!result.ok) throw new CardError(SW.CONDITION_NOT_SATISFIED, "token refused to open");
+      session = this.#session = result.session;
     }
-    if (out === null) throw new CardError(SW.CONDITION_NOT_SATISFIED, "no private key");
-    return out;
+    const key = session.key(index);
+    if (key === null) throw new CardError(SW.CONDITION_NOT_SATISFIED, "no private key");
+    return key;
   }
 
   readDataObject(_label: string): Uint8Array | null {
     return null; // soft key stores hold no CKO_DATA objects (libcacard: empty files)
   }
 
-  /** The applet selected on a channel (for tests and tools). */
-  selected(channel = 0): Applet | null {
-    return this.#current[channel] ?? null;
-  }
-
   // ---- the APDU boundary -------------------------------------------------
 
-  /** Processes one command APDU and returns response data + SW1 SW2. */
-  transmit(command: Uint8Array): Uint8Array {
-    let response: Uint8Array;
+  /** Processes one command APDU; resolves to response data + SW1 SW2. */
+  transmit(command: Uint8Array): Promise<Uint8Array> {
+    if (this.#tail === null) {
+      const answer = this.#exchange(command);
+      // The hot path: nothing queued and the applet knew the answer at once.
+      if (!isPromise(answer)) return Promise.resolve(answer);
+      return this.#track(answer);
+    }
+    return this.#enqueue(() => this.#exchange(command));
+  }
+
+  #enqueue<T>(work: () => T | Promise<T>): Promise<T> {
+    if (this.#tail === null) {
+      const now = work();
+      return isPromise(now) ? this.#track(now) : Promise.resolve(now);
+    }
+    // The queued work never rejects (faults are status words), but a bug in
+    // it must not wedge the queue: the next one runs whatever happened.
+    return this.#track(this.#tail.then(work, work));
+  }
+
+  #track<T>(answer: Promise<T>): Promise<T> {
+    this.#tail = answer;
+    const clear = () => {
+      if (this.#tail === answer) this.#tail = null;
+    };
+    answer.then(clear, clear);
+    return answer;
+  }
+
+  #exchange(command: Uint8Array): Uint8Array | Promise<Uint8Array> {
+    let response: Uint8Array | Promise<Uint8Array>;
     try {
       response = this.#process(parseCommandApdu(command));
     } catch (e) {
-      if (e instanceof CardError) response = swOnly(e.sw);
-      else {
-        // A bug or a host fault must not take the reader down with it: answer
-        // 6F00 (no precise diagnosis), as libcacard does for general failures.
-        this.#warn?.(`internal error answered with 6F00: ${(e as Error)?.message ?? e}`);
-        response = swOnly(SW.GENERAL_ERROR);
-      }
+      response = this.#fault(e);
     }
-    if (this.#trace) this.#trace(redactVerify(command), response);
+    if (isPromise(response)) {
+      return response.then(
+        (r) => this.#traced(command, r),
+        (e) => this.#traced(command, this.#fault(e)),
+      );
+    }
+    return this.#traced(command, response);
+  }
+
+  #traced(command: Uint8Array, response: Uint8Array): Uint8Array {
+    if (this.#trace) this.#trace(redactPins(command), response);
     return response;
   }
 
-  #process(apdu: CommandApdu): Uint8Array {
+  #fault(e: unknown): Uint8Array {
+    if (e instanceof CardError) return swBytes(e.sw);
+    // A bug or a host fault must not take the reader down with it: answer
+    // 6F00 (no precise diagnosis), as libcacard does for general failures.
+    this.#warn?.(`internal error answered with 6F00: ${(e as Error)?.message ?? e}`);
+    return swBytes(SW.GENERAL_ERROR);
+  }
+
+  #process(apdu: CommandApdu): Uint8Array | Promise<Uint8Array> {
     // libcacard 2.5.3: a pending response not collected is silently dropped.
     if (this.#pending !== null && apdu.ins !== INS.GET_RESPONSE) this.#pending = null;
     if (apdu.ins === INS.GET_CHALLENGE && this.#getChallenge) return this.#challenge(apdu);
@@ -201,12 +236,17 @@ export class VirtualCard implements CardServices {
       try {
         result = applet.process(apdu, this);
       } catch (e) {
-        if (e instanceof CardError) return swOnly(e.sw);
+        if (e instanceof CardError) return swBytes(e.sw);
         throw e;
       }
-      if (result !== DEFER) return this.#respond(apdu, result);
+      if (isPromise(result)) return result.then((r) => this.#afterApplet(apdu, r));
+      return this.#afterApplet(apdu, result);
     }
     return this.#iso7816(apdu);
+  }
+
+  #afterApplet(apdu: CommandApdu, result: AppletResult): Uint8Array | Promise<Uint8Array> {
+    return result === DEFER ? this.#iso7816(apdu) : this.#respond(apdu, result);
   }
 
   /**
@@ -217,24 +257,26 @@ export class VirtualCard implements CardServices {
     const { data, sw } = response;
     if (data.length > apdu.le) {
       this.#pending = { data, offset: 0 };
-      return swOnly(SW.RESPONSE_BYTES | (data.length > 0xff ? 0 : data.length));
+      return swBytes(SW.RESPONSE_BYTES | (data.length > 0xff ? 0 : data.length));
     }
-    return data.length === 0 ? swOnly(sw) : withSw(data, sw);
+    return data.length === 0 ? swBytes(sw) : withSw(data, sw);
   }
 
-  #iso7816(apdu: CommandApdu): Uint8Array {
-    if (apdu.classKind !== ClassKind.Iso) return swOnly(SW.COMMAND_NOT_SUPPORTED);
-    if (apdu.secureMessaging !== 0) return swOnly(SW.SECURE_NOT_SUPPORTED);
+  #iso7816(apdu: CommandApdu): Uint8Array | Promise<Uint8Array> {
+    if (apdu.classKind !== ClassKind.Iso) return swBytes(SW.COMMAND_NOT_SUPPORTED);
+    if (apdu.secureMessaging !== 0) return swBytes(SW.SECURE_NOT_SUPPORTED);
     switch (apdu.ins) {
       case INS.SELECT:
         return this.#select(apdu);
-      case INS.VERIFY:
-        return swOnly(this.#verify(apdu));
+      case INS.VERIFY: {
+        const sw = this.#verify(apdu);
+        return isPromise(sw) ? sw.then(swBytes) : swBytes(sw);
+      }
       case INS.GET_RESPONSE:
         return this.#getResponse(apdu);
       default:
         // MANAGE CHANNEL, GET CHALLENGE, READ BINARY, GET DATA, ... (§2.3)
-        return swOnly(SW.COMMAND_NOT_SUPPORTED);
+        return swBytes(SW.COMMAND_NOT_SUPPORTED);
     }
   }
 
@@ -244,19 +286,19 @@ export class VirtualCard implements CardServices {
    * without it `pkcs11-tool --test` reports C_GenerateRandom errors.
    */
   #challenge(apdu: CommandApdu): Uint8Array {
-    if (apdu.classKind !== ClassKind.Iso) return swOnly(SW.COMMAND_NOT_SUPPORTED);
-    if (apdu.secureMessaging !== 0) return swOnly(SW.SECURE_NOT_SUPPORTED);
-    if (apdu.p1 !== 0 || apdu.p2 !== 0) return swOnly(SW.P1_P2_INCORRECT);
-    if (apdu.data.length !== 0 || !apdu.hasLe || apdu.le > MAX_CHALLENGE_LENGTH) return swOnly(SW.WRONG_LENGTH);
-    return withSw(new Uint8Array(randomBytes(apdu.le)), SW.SUCCESS);
+    if (apdu.classKind !== ClassKind.Iso) return swBytes(SW.COMMAND_NOT_SUPPORTED);
+    if (apdu.secureMessaging !== 0) return swBytes(SW.SECURE_NOT_SUPPORTED);
+    if (apdu.p1 !== 0 || apdu.p2 !== 0) return swBytes(SW.P1_P2_INCORRECT);
+    if (apdu.data.length !== 0 || !apdu.hasLe || apdu.le > MAX_CHALLENGE_LENGTH) return swBytes(SW.WRONG_LENGTH);
+    return withSw(this.platform.randomBytes(apdu.le), SW.SUCCESS);
   }
 
   #select(apdu: CommandApdu): Uint8Array {
-    if (apdu.p1 !== 0x04) return swOnly(SW.FUNCTION_NOT_SUPPORTED);
-    const applet = this.#byAidLength.get(apdu.data.length)?.find((a) => sameAid(a.aid, apdu.data)) ?? null;
+    if (apdu.p1 !== 0x04) return swBytes(SW.FUNCTION_NOT_SUPPORTED);
+    const applet = this.#byAidLength.get(apdu.data.length)?.find((a) => bytesEqual(a.aid, apdu.data)) ?? null;
     // Quirk kept: a failed SELECT leaves the channel with nothing selected.
     this.#current[apdu.channel] = applet;
-    if (applet === null) return swOnly(SW.FILE_NOT_FOUND);
+    if (applet === null) return swBytes(SW.FILE_NOT_FOUND);
     applet.onSelect?.();
     // P2 (e.g. 0C, "no FCI") is ignored, as libcacard does.
     return this.#respond(apdu, { data: applet.fci ?? fciStub(apdu.data), sw: SW.SUCCESS });
@@ -264,7 +306,7 @@ export class VirtualCard implements CardServices {
 
   #getResponse(apdu: CommandApdu): Uint8Array {
     const pending = this.#pending;
-    if (pending === null) return swOnly(SW.DATA_NOT_FOUND);
+    if (pending === null) return swBytes(SW.DATA_NOT_FOUND);
     const remaining = pending.data.length - pending.offset;
     const n = Math.min(remaining, apdu.le);
     const chunk = pending.data.subarray(pending.offset, pending.offset + n);
@@ -274,32 +316,54 @@ export class VirtualCard implements CardServices {
     return withSw(chunk, next ? SW.RESPONSE_BYTES | (next & 0xff) : SW.SUCCESS);
   }
 
-  /** VERIFY (ISO 7816-4 §11.5.6 / libcacard §2.5): the PIN is the key store password. */
-  #verify(apdu: CommandApdu): StatusWord {
+  /** VERIFY (ISO 7816-4 §11.5.6 / libcacard §2.5): the PIN is the token's login. */
+  #verify(apdu: CommandApdu): StatusWord | Promise<StatusWord> {
     if (apdu.p1 !== 0 || apdu.p2 !== 0) return SW.WRONG_PARAMETERS;
     if (apdu.data.length === 0) return this.#verifyStatus();
     if (this.#pin.blocked) return SW.AUTH_METHOD_BLOCKED;
     const pin = pinFromVerifyData(apdu.data);
-    this.#ring = null; // libcacard logs out before every attempt
-    let ring: KeyRing | null;
+    // libcacard logs out before every attempt.
+    const previous = this.#session;
+    this.#session = null;
+    let result: LoginResult | Promise<LoginResult>;
     try {
-      ring = this.keyStore.openKeys(pin);
+      const out = previous?.logout?.();
+      result = isPromise(out) ? out.then(() => this.keyStore.login(pin)) : this.keyStore.login(pin);
     } catch (e) {
-      // The password was right but a key could not be used (damaged, or not
-      // matching its certificate): a failed login for the card, loud on the host.
-      this.#warn?.(`login failed: ${(e as Error)?.message ?? e}`);
-      ring = null;
-    } finally {
       pin.fill(0);
+      return this.#loginFault(e);
     }
-    if (ring !== null) {
-      this.#ring = ring;
+    if (isPromise(result)) {
+      return result.then(
+        (r) => (pin.fill(0), this.#loginResult(r)),
+        (e) => (pin.fill(0), this.#loginFault(e)),
+      );
+    }
+    pin.fill(0);
+    return this.#loginResult(result);
+  }
+
+  #loginResult(result: LoginResult): StatusWord {
+    if (result.ok) {
+      this.#session = result.session;
       this.#pin.succeeded();
       return SW.SUCCESS;
     }
-    const left = this.#pin.failed();
+    if (result.reason === "locked") return SW.AUTH_METHOD_BLOCKED;
+    let left = this.#pin.failed();
+    // A token that counts (PKCS#11 CKF_USER_PIN_*) is believed when it is stricter.
+    if (result.triesLeft !== undefined) left = left === undefined ? result.triesLeft : Math.min(left, result.triesLeft);
     if (left === undefined) return SW.CONDITION_NOT_SATISFIED;
     return left === 0 ? SW.AUTH_METHOD_BLOCKED : SW.WARNING_COUNTER | Math.min(left, 15);
+  }
+
+  /**
+   * The PIN was right but a key could not be used (damaged, or not matching
+   * its certificate): a failed login for the card, loud on the host.
+   */
+  #loginFault(e: unknown): StatusWord {
+    this.#warn?.(`login failed: ${(e as Error)?.message ?? e}`);
+    return this.#loginResult({ ok: false, reason: "wrong-pin" });
   }
 
   #verifyStatus(): StatusWord {
@@ -338,7 +402,7 @@ export function pinFromVerifyData(data: Uint8Array): Uint8Array {
 }
 
 /** Copies a command for tracing with VERIFY's PIN bytes replaced by '*' (0x2A). */
-export function redactVerify(command: Uint8Array): Uint8Array {
+export function redactPins(command: Uint8Array): Uint8Array {
   if (command.length <= 5 || command[1] !== INS.VERIFY) return command;
   const copy = command.slice();
   let start = 5;

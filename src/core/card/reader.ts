@@ -4,17 +4,22 @@
  * they follow a reader's insert/remove events and call the card's power and
  * transmit methods.
  */
-import { EventEmitter } from "node:events";
+import { Emitter } from "../emitter.js";
 
 export interface SmartCard {
   readonly atr: Uint8Array;
-  /** Cold reset; returns the ATR. Clears selections, pending data, login. */
-  powerOn(): Uint8Array;
-  powerOff(): void;
-  /** Warm reset; returns the ATR. */
-  reset(): Uint8Array;
-  /** One command APDU in, response data + SW1 SW2 out. Never throws for card-level errors. */
-  transmit(command: Uint8Array): Uint8Array;
+  /** Cold reset; resolves to the ATR. Clears selections, pending data, login. */
+  powerOn(): Promise<Uint8Array>;
+  powerOff(): Promise<void>;
+  /** Warm reset; resolves to the ATR. */
+  reset(): Promise<Uint8Array>;
+  /**
+   * One command APDU in, response data + SW1 SW2 out. A card answers one
+   * command at a time, in the order transmit() was called, so callers may
+   * pipeline without awaiting each answer. Never rejects for card-level
+   * errors (those are status words).
+   */
+  transmit(command: Uint8Array): Promise<Uint8Array>;
 }
 
 export interface ReaderEvents {
@@ -27,7 +32,7 @@ export interface ReaderEvents {
  * argument puts the same card (state intact) back, as libcacard's
  * vcard_emul_force_card_insert does.
  */
-export class VirtualReader extends EventEmitter<ReaderEvents> {
+export class VirtualReader extends Emitter<ReaderEvents> {
   #card: SmartCard | null = null;
   #lastCard: SmartCard | null = null;
 

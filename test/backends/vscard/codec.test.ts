@@ -163,7 +163,7 @@ describe("VSCard codec", () => {
     expect(b).toEqual({ type: MsgType.APDU, readerId: 2, apdu: hex("0020000008313233343536373800") });
     expect(c).toEqual({ type: MsgType.Flush, readerId: 3 });
     const apdu = (a as { apdu: Uint8Array }).apdu;
-    // Not a Buffer: Buffer#slice would be a view, and callers (redactVerify) rely on slice() copying.
+    // Not a Buffer: Buffer#slice would be a view, and callers (redactPins) rely on slice() copying.
     expect(Buffer.isBuffer(apdu)).toBe(false);
     expect(apdu.slice().buffer).not.toBe(apdu.buffer);
     expect(apdu.buffer).toBe(pooled.buffer); // no copy
