@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 import type { ParseArgsConfig } from "node:util";
 import { openKeyStore } from "../tokens/open.js";
-import type { KeyStore } from "../tokens/types.js";
+import type { KeyStore } from "../core/token/types.js";
 import { createCacCard, type CacCardOptions } from "../core/cac/cac-card.js";
 import type { VirtualCard } from "../core/card/card.js";
 import { UsageError } from "./errors.js";

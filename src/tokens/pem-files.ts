@@ -5,7 +5,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { KeyStoreError } from "./types.js";
+import { KeyStoreError } from "../core/token/types.js";
 
 /** Certificate file extensions, in the order they are looked for. */
 export const CERT_EXTENSIONS = [".pem", ".crt"] as const;

@@ -4,10 +4,12 @@
  * cac_card_init): at most 10 PKI applets, nicknames in order, and, when asked,
  * unknown nicknames silently skipped so later ones move down.
  */
-import { KeyStoreError, type OpenKeyStoreOptions } from "./types.js";
+import { KeyStoreError } from "../core/token/types.js";
+import type { OpenKeyStoreOptions } from "./options.js";
 
-/** cac_card_init creates at most 10 PKI applets. */
-export const MAX_CREDENTIALS = 10;
+/** A card holds at most as many credentials as a CAC has PKI applets (cac_card_init: 10). */
+export { MAX_PKI_APPLETS as MAX_CREDENTIALS } from "../core/cac/aids.js";
+import { MAX_PKI_APPLETS as MAX_CREDENTIALS } from "../core/cac/aids.js";
 
 export interface Selected<T> {
   readonly nickname: string;

@@ -3,7 +3,7 @@ import { constants, generateKeyPairSync, publicEncrypt } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { RsaKeyRing, sameUnsigned, toRsaPrivateKey } from "../../src/tokens/rsa-ring.js";
-import { KeyOperationError } from "../../src/tokens/types.js";
+import { KeyOperationError } from "../../src/core/token/types.js";
 
 const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 1024 });
 const rsa = toRsaPrivateKey(privateKey)!;

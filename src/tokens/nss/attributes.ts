@@ -20,12 +20,15 @@ export const CKA = {
   EXPONENT_1: 0x126,
   EXPONENT_2: 0x127,
   COEFFICIENT: 0x128,
+  /** The curve's DER OID (CKA_EC_PARAMS, also CKA_ECDSA_PARAMS). */
+  EC_PARAMS: 0x180,
 } as const;
 
 /** Object classes (CKO_*) and key types (CKK_*). */
 export const CKO_CERTIFICATE = 0x1;
 export const CKO_PRIVATE_KEY = 0x3;
 export const CKK_RSA = 0x0;
+export const CKK_EC = 0x3;
 
 /** Table names: certificates live in cert9.db, private keys and metadata in key4.db (§A.1.1). */
 export const PUBLIC_TABLE = "nssPublic";
@@ -83,8 +86,8 @@ function isExplicitEmpty(value: Uint8Array): boolean {
   );
 }
 
-/** The attributes to read from nssPrivate for an RSA key. */
-export const RSA_KEY_ATTRIBUTES: readonly number[] = [
+/** The attributes to read from nssPrivate: an RSA key's, then an EC key's (its private value is CKA_VALUE). */
+export const KEY_ATTRIBUTES: readonly number[] = [
   CKA.KEY_TYPE,
   CKA.ID,
   CKA.MODULUS,
@@ -95,6 +98,8 @@ export const RSA_KEY_ATTRIBUTES: readonly number[] = [
   CKA.EXPONENT_1,
   CKA.EXPONENT_2,
   CKA.COEFFICIENT,
+  CKA.EC_PARAMS,
+  CKA.VALUE,
 ];
 
 /** One PKCS#11 object read from a table: its row id and the attributes asked for that it has. */

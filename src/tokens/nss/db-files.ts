@@ -7,7 +7,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { isDirectory, isFile } from "../../util/fs.js";
-import { KeyStoreError } from "../types.js";
+import { KeyStoreError } from "../../core/token/types.js";
 
 export const CERT_DB_FILE = "cert9.db";
 export const KEY_DB_FILE = "key4.db";

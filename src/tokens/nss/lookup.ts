@@ -4,7 +4,7 @@
  * CKO_CERTIFICATE object whose CKA_LABEL is the nickname, its key the
  * CKO_PRIVATE_KEY object with the same CKA_ID. Private keys carry no label.
  */
-import { sameUnsigned } from "../rsa-ring.js";
+import { sameUnsigned } from "../soft-key.js";
 import { CKA, type NssObject } from "./attributes.js";
 
 /**

@@ -46,9 +46,9 @@ export function readPasswordEntry(meta: ReadonlyMap<string, MetaDataItem>): Pass
 }
 
 /** Returns the passKey when `password` opens the DB, null when it does not. */
-export function checkPassword(entry: PasswordEntry, password: Uint8Array): Uint8Array | null {
+export async function checkPassword(entry: PasswordEntry, password: Uint8Array): Promise<Uint8Array | null> {
   const passKey = derivePassKey(entry.globalSalt, password);
-  const plain = decryptNssData(entry.check, passKey);
+  const plain = await decryptNssData(entry.check, passKey);
   // A wrong password usually fails the padding check; the comparison catches
   // the rare wrong password whose garbage happens to end in valid padding.
   if (plain !== null && sameBytes(plain, PASSWORD_CHECK)) return passKey;

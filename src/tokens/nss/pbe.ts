@@ -15,7 +15,9 @@
  * start-up on every card start (it is a 1 MB bundle) for three two-to-four
  * field SEQUENCEs; walking asn1js's tree with type checks is as strict.
  */
-import { createDecipheriv, createHash, createHmac, pbkdf2Sync, timingSafeEqual } from "node:crypto";
+import { createDecipheriv, createHash, createHmac, pbkdf2, timingSafeEqual } from "node:crypto";
+import { promisify } from "node:util";
+import { CacardError } from "../../core/errors.js";
 import * as asn1js from "asn1js";
 
 /** Object identifiers (PKCS#5 v2.1 / RFC 8018, NIST, and NSS's legacy PBE). */
@@ -58,15 +60,20 @@ const TDES_BLOCK_BYTES = 8;
 const SHA1_BYTES = 20;
 
 /** A structure we cannot use: `unsupported` (unknown algorithm) or `malformed` DER. */
-export class NssPbeFormatError extends Error {
-  constructor(
-    readonly reason: "unsupported" | "malformed",
-    message: string,
-  ) {
-    super(message);
-    this.name = "NssPbeFormatError";
+export class NssPbeFormatError extends CacardError {
+  declare readonly code: NssPbeFormatErrorCode;
+  constructor(reason: "unsupported" | "malformed", message: string) {
+    super(reason === "unsupported" ? "NSS_PBE_UNSUPPORTED" : "NSS_PBE_MALFORMED", message);
   }
 }
+
+export type NssPbeFormatErrorCode = "NSS_PBE_UNSUPPORTED" | "NSS_PBE_MALFORMED";
+
+/**
+ * PBKDF2 on libuv's thread pool: tens of thousands of HMAC rounds per key
+ * value must not stall the other cards of the process.
+ */
+const pbkdf2Async = promisify(pbkdf2);
 
 /** PBKDF2 parameters (RFC 8018 A.2). */
 interface Pbkdf2 {
@@ -96,7 +103,27 @@ export type NssEncryptedData =
 
 /** Parses an SFTKDBEncryptedDataInfo (§A.2.1). Throws NssPbeFormatError. */
 export function parseEncryptedData(der: Uint8Array): NssEncryptedData {
-  const { algorithm, data } = parseAlgorithmAndOctets(der);
+  return totalParse(() => {
+    const { algorithm, data } = parseAlgorithmAndOctets(der);
+    return parseEncryptedAlgorithm(algorithm, data);
+  });
+}
+
+/**
+ * asn1js throws its own errors (a RangeError on some truncated lengths) from
+ * deep inside; a damaged key4.db must still come out as one malformed-value
+ * error that the store turns into a message naming the file.
+ */
+function totalParse<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof NssPbeFormatError) throw e;
+    throw new NssPbeFormatError("malformed", `encrypted value is not valid DER (${(e as Error)?.message ?? e})`);
+  }
+}
+
+function parseEncryptedAlgorithm(algorithm: Algorithm, data: Uint8Array): NssEncryptedData {
   switch (algorithm.oid) {
     case OID.PBES2:
       return parsePbes2(algorithm, data);
@@ -111,7 +138,7 @@ export function parseEncryptedData(der: Uint8Array): NssEncryptedData {
  * Decrypts with `passKey`. Returns null when the key is wrong (bad padding),
  * which is how a wrong password normally shows (§A.2.2 step 4).
  */
-export function decryptNssData(data: NssEncryptedData, passKey: Uint8Array): Uint8Array | null {
+export async function decryptNssData(data: NssEncryptedData, passKey: Uint8Array): Promise<Uint8Array | null> {
   return data.scheme === "pbes2" ? decryptPbes2(data, passKey) : decryptLegacy3des(data, passKey);
 }
 
@@ -120,27 +147,29 @@ export function decryptNssData(data: NssEncryptedData, passKey: Uint8Array): Uin
  * BE32(objectId) || BE32(attributeType) || value. Throws NssPbeFormatError on
  * an unreadable MAC; returns false when it does not match.
  */
-export function verifyNssMac(
+export async function verifyNssMac(
   macDer: Uint8Array,
   passKey: Uint8Array,
   objectId: number,
   attributeType: number,
   value: Uint8Array,
-): boolean {
-  const { algorithm, data: expected } = parseAlgorithmAndOctets(macDer);
-  if (algorithm.oid !== OID.PBMAC1) {
-    throw new NssPbeFormatError("unsupported", `unsupported MAC algorithm ${algorithm.oid}`);
-  }
-  // PBMAC1-params is SEQUENCE { keyDerivationFunc, messageAuthScheme }: the
-  // same shape as PBES2-params (RFC 8018 A.5).
-  const [kdfNode, macNode] = algorithmPair(algorithm.params, "PBMAC1 parameters");
-  const kdf = parsePbkdf2(kdfNode);
+): Promise<boolean> {
+  const { expected, kdf, macNode } = totalParse(() => {
+    const { algorithm, data } = parseAlgorithmAndOctets(macDer);
+    if (algorithm.oid !== OID.PBMAC1) {
+      throw new NssPbeFormatError("unsupported", `unsupported MAC algorithm ${algorithm.oid}`);
+    }
+    // PBMAC1-params is SEQUENCE { keyDerivationFunc, messageAuthScheme }: the
+    // same shape as PBES2-params (RFC 8018 A.5).
+    const [kdfNode, node] = algorithmPair(algorithm.params, "PBMAC1 parameters");
+    return { expected: data, kdf: parsePbkdf2(kdfNode), macNode: node };
+  });
   const macDigest = HMAC_DIGESTS.get(macNode.oid);
   if (macDigest === undefined) {
     throw new NssPbeFormatError("unsupported", `unsupported MAC scheme ${macNode.oid}`);
   }
   const macKeyBytes = kdf.keyLength > 0 ? kdf.keyLength : createHash(macDigest).digest().length;
-  const macKey = pbkdf2Sync(passKey, kdf.salt, kdf.iterations, macKeyBytes, kdf.digest);
+  const macKey = await pbkdf2Async(passKey, kdf.salt, kdf.iterations, macKeyBytes, kdf.digest);
   const header = new Uint8Array(8);
   const view = new DataView(header.buffer);
   view.setUint32(0, objectId >>> 0, false);
@@ -269,8 +298,8 @@ function parsePbkdf2(kdf: Algorithm): Pbkdf2 {
   };
 }
 
-function decryptPbes2(data: Extract<NssEncryptedData, { scheme: "pbes2" }>, passKey: Uint8Array): Uint8Array | null {
-  const key = pbkdf2Sync(passKey, data.kdf.salt, data.kdf.iterations, data.keyBytes, data.kdf.digest);
+async function decryptPbes2(data: Extract<NssEncryptedData, { scheme: "pbes2" }>, passKey: Uint8Array): Promise<Uint8Array | null> {
+  const key = await pbkdf2Async(passKey, data.kdf.salt, data.kdf.iterations, data.keyBytes, data.kdf.digest);
   return decipher(data.cipher, key, data.iv, data.ciphertext);
 }
 

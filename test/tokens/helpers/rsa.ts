@@ -1,6 +1,6 @@
 /** RSA checks shared by the key store tests: inputs below the modulus, and checks with the certificate's public key. */
 import { constants, createHash, publicEncrypt, randomBytes, X509Certificate } from "node:crypto";
-import type { Credential, KeyRing } from "../../../src/tokens/types.js";
+import type { Credential, KeyRing } from "../../../src/core/token/types.js";
 
 /** A random operand of `length` bytes that is certainly below any modulus of that length (top byte 0). */
 export function operand(length: number): Uint8Array {
