@@ -1,7 +1,7 @@
 /**
  * Choosing the credentials of a card from the nicknames asked for, with
- * libcacard's rules (reference libcacard-behaviour.md §1.5 step 6 and
- * cac_card_init): at most 10 PKI applets, nicknames in order, and, when asked,
+ * libcacard's rules (libcacard vcard_emul_nss.c
+ * vcard_emul_options and cac.c cac_card_init): at most 10 PKI applets, nicknames in order, and, when asked,
  * unknown nicknames silently skipped so later ones move down.
  */
 import { KeyStoreError } from "../core/token/types.js";

@@ -3,8 +3,8 @@
  * keys from key4.db by CKA_ID, decrypted with the DB password — without NSS.
  *
  * Everything is read at open time and both SQLite files are closed again;
- * later calls never touch the disk. Lookup follows libcacard/NSS (reference
- * nss-db-and-qemu.md §A.1.2): the certificate is the nssPublic object of
+ * later calls never touch the disk. Lookup follows libcacard/NSS (libcacard
+ * vcard_emul_nss.c, NSS PK11_FindCertFromNickname): the certificate is the nssPublic object of
  * class CKO_CERTIFICATE whose CKA_LABEL is the nickname, and its key is the
  * nssPrivate CKO_PRIVATE_KEY object with the same CKA_ID.
  */

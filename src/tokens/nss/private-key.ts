@@ -1,6 +1,6 @@
 /**
- * Rebuilding an RSA private key from its key4.db object (reference
- * nss-db-and-qemu.md §A.1.2, §A.2.3, §A.2.4): the modulus and public exponent
+ * Rebuilding an RSA private key from its key4.db object (NSS
+ * lib/softoken/sftkdb.c and sftkpwd.c): the modulus and public exponent
  * are stored in the clear, the other six CRT values each as their own
  * encrypted blob, and each encrypted value has an integrity MAC in metaData.
  */
@@ -24,11 +24,11 @@ const ENCRYPTED_RSA_PARTS: readonly { type: number; jwk: "d" | "p" | "q" | "dp" 
 
 /**
  * MACs of encrypted attributes are computed with object id
- * CK_INVALID_HANDLE, although the row name carries the real id (§A.2.4).
+ * CK_INVALID_HANDLE, although the row name carries the real id (sftkpwd.c sftkdb_SignAttribute).
  */
 const MAC_OBJECT_ID_FOR_ENCRYPTED = 0;
 
-/** metaData row name of an attribute's MAC: sig_key_<id %08x>_<type %08x> (§A.2.4). */
+/** metaData row name of an attribute's MAC: sig_key_<id %08x>_<type %08x> (sftkpwd.c sftkdb_SignAttribute). */
 function macRowId(objectId: number, type: number): string {
   const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
   return `sig_key_${hex8(objectId)}_${hex8(type)}`;
@@ -150,7 +150,7 @@ async function decryptAttribute(
     const value = await decryptNssData(encrypted, passKey);
     if (value === null || value.length === 0) throw corrupt("does not decrypt");
     // NSS refuses an AES-encrypted value whose MAC is missing or wrong; the
-    // legacy 3DES scheme predates the MACs (§A.2.4, §A.2.5).
+    // legacy 3DES scheme predates the MACs (sftkpwd.c, lowpbe.c).
     if (encrypted.scheme === "pbes2") {
       const mac = meta.get(macRowId(key.id, type))?.item1;
       if (mac === undefined) throw corrupt("has no integrity MAC");
