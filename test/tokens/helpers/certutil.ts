@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { SeededBytes } from "./seeded.js";
 
 function onPath(tool: string): boolean {
   try {
@@ -17,6 +17,10 @@ function onPath(tool: string): boolean {
     return (err as NodeJS.ErrnoException).code !== "ENOENT";
   }
 }
+
+/** certutil -z noise: seeded (the key generation itself still uses NSS's own RNG). */
+const noiseBytes = new SeededBytes("certutil noise");
+let files = 0;
 
 export const HAVE_CERTUTIL = onPath("certutil");
 export const IN_CI = Boolean(process.env.CI);
@@ -41,14 +45,14 @@ export function makeNssDb(
 ): void {
   mkdirSync(dir, { recursive: true });
   const db = `${options.format ?? "sql"}:${dir}`;
-  const pwFile = join(dir, "..", `pw-${randomBytes(4).toString("hex")}.txt`);
+  const pwFile = join(dir, "..", `pw-${files++}.txt`);
   // certutil -f reads the first line, without the newline.
   writeFileSync(pwFile, options.password === undefined ? "" : `${options.password}\n`);
   if (options.password === undefined) certutil(["-N", "-d", db, "--empty-password"]);
   else certutil(["-N", "-d", db, "-f", pwFile]);
   options.certs.forEach((spec, i) => {
-    const noise = join(dir, "..", `noise-${i}.bin`);
-    writeFileSync(noise, randomBytes(2048));
+    const noise = join(dir, "..", `noise-${files++}.bin`);
+    writeFileSync(noise, noiseBytes.next(2048));
     certutil([
       "-S", "-d", db, "-f", pwFile, "-z", noise,
       "-n", spec.nickname, "-s", `CN=${spec.nickname},O=cacard test`,

@@ -4,8 +4,13 @@
  * be tested on schemes this machine's NSS does not write (SHA-384 global salt,
  * other PRFs, the pre-3.49 3DES scheme) and on damaged input.
  */
-import { createCipheriv, createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
+import { createCipheriv, createHash, createHmac, pbkdf2Sync } from "node:crypto";
 import * as asn1js from "asn1js";
+import { SeededBytes } from "./seeded.js";
+
+/** Salts and IVs: seeded, so every run writes the same blobs. */
+const random = new SeededBytes("nss-writer");
+const randomBytes = (length: number): Uint8Array => random.next(length);
 
 export const OIDS = {
   PBES2: "1.2.840.113549.1.5.13",
