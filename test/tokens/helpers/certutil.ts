@@ -31,7 +31,10 @@ function certutil(args: string[]): string {
 
 export interface CertSpec {
   readonly nickname: string;
+  /** RSA modulus bits (default 2048); ignored for an EC key. */
   readonly bits?: number;
+  /** An EC key on this curve (certutil -k ec -q NAME) instead of RSA. */
+  readonly ecCurve?: "nistp256" | "secp384r1";
 }
 
 /**
@@ -56,7 +59,9 @@ export function makeNssDb(
     certutil([
       "-S", "-d", db, "-f", pwFile, "-z", noise,
       "-n", spec.nickname, "-s", `CN=${spec.nickname},O=cacard test`,
-      "-x", "-t", "CT,C,C", "-k", "rsa", "-g", String(spec.bits ?? 2048), "-Z", "SHA256",
+      "-x", "-t", "CT,C,C",
+      ...(spec.ecCurve ? ["-k", "ec", "-q", spec.ecCurve] : ["-k", "rsa", "-g", String(spec.bits ?? 2048)]),
+      "-Z", spec.ecCurve === "secp384r1" ? "SHA384" : "SHA256",
       "-v", "12", "-m", String(2000 + i),
     ]);
   });
@@ -75,4 +80,23 @@ export function mergeIntoSqlDb(target: string, source: string, password: string)
   writeFileSync(pwFile, `${password}\n`);
   certutil(["-N", "-d", `sql:${target}`, "-f", pwFile]);
   certutil(["--merge", "-d", `sql:${target}`, "--source-dir", `dbm:${source}`, "-f", pwFile, "-@", pwFile]);
+}
+
+/** A password file for certutil/pk12util next to `dir` (empty for no password). */
+function passwordFile(dir: string, password: string | undefined): string {
+  const path = join(dir, "..", `pw-${files++}.txt`);
+  writeFileSync(path, password === undefined ? "" : `${password}\n`);
+  return path;
+}
+
+/** `certutil -A`: adds a certificate alone (no private key) under `nickname`. */
+export function importCertificate(dir: string, nickname: string, certPemPath: string, password?: string): void {
+  certutil(["-A", "-d", `sql:${dir}`, "-f", passwordFile(dir, password), "-n", nickname, "-t", ",,", "-a", "-i", certPemPath]);
+}
+
+/** `pk12util -i`: imports a PKCS#12 file (certificate and key) into the DB. */
+export function importPkcs12(dir: string, p12Path: string, p12Password: string, password?: string): void {
+  execFileSync("pk12util", ["-i", p12Path, "-d", `sql:${dir}`, "-W", p12Password, "-k", passwordFile(dir, password)], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
