@@ -21,9 +21,9 @@ import { encryptLegacy3des, encryptPbes2, makeMac, OIDS, PASSWORD_CHECK, passKey
 import { FC_SEED, SeededBytes } from "./helpers/seeded.js";
 
 const random = new SeededBytes("pbe test");
-const randomBytes = (length: number): Uint8Array => random.next(length);
+const seeded = (length: number): Uint8Array => random.next(length);
 const text = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString("latin1"));
-const passKey = () => randomBytes(20);
+const passKey = () => seeded(20);
 
 const MALFORMED = "NSS_PBE_MALFORMED";
 const UNSUPPORTED = "NSS_PBE_UNSUPPORTED";
@@ -80,20 +80,20 @@ describe("the password check of a real NSS 3.87 DB (reference §A.2.1, empty pas
 
 describe("passKey derivation (§A.2.2 step 1)", () => {
   it("is SHA-1(salt || password) for a 20-byte salt", () => {
-    const salt = randomBytes(20);
+    const salt = seeded(20);
     const expected = createHash("sha1").update(salt).update("pw").digest();
     expect(Buffer.from(derivePassKey(salt, Buffer.from("pw")))).toEqual(expected);
   });
 
   it("is SHA-384(salt || password) for a 48-byte salt (NSS ≥ 3.118)", () => {
-    const salt = randomBytes(48);
+    const salt = seeded(48);
     const key = derivePassKey(salt, Buffer.from("pw"));
     expect(key.length).toBe(48);
     expect(Buffer.from(key)).toEqual(createHash("sha384").update(salt).update("pw").digest());
   });
 
   it("checks a password entry written with a 48-byte salt", async () => {
-    const salt = randomBytes(48);
+    const salt = seeded(48);
     const item2 = encryptPbes2(PASSWORD_CHECK, passKeyFor(salt, "geheim"), { prf: "sha384", iterations: 10 });
     const entry = readPasswordEntry(new Map([["password", { item1: salt, item2 }]]))!;
     expect(await checkPassword(entry, Buffer.from("geheim"))).not.toBeNull();
@@ -104,7 +104,7 @@ describe("passKey derivation (§A.2.2 step 1)", () => {
     for (const row of [
       { item1: undefined, item2: undefined },
       { item1: new Uint8Array(0), item2: PASSWORD_CHECK },
-      { item1: randomBytes(20), item2: undefined },
+      { item1: seeded(20), item2: undefined },
     ]) {
       expect(formatError(() => readPasswordEntry(new Map([["password", row]]))).code).toBe(MALFORMED);
     }
@@ -112,13 +112,13 @@ describe("passKey derivation (§A.2.2 step 1)", () => {
   });
 
   it("rejects a password row whose check value is not DER as malformed", () => {
-    const row = { item1: randomBytes(20), item2: Uint8Array.of(0x1e, 0x01, 0x00) };
+    const row = { item1: seeded(20), item2: Uint8Array.of(0x1e, 0x01, 0x00) };
     expect(formatError(() => readPasswordEntry(new Map([["password", row]]))).code).toBe(MALFORMED);
   });
 });
 
 describe("PBES2 decryption", () => {
-  const plain = randomBytes(100);
+  const plain = seeded(100);
 
   it.each<Digest | undefined>(["sha1", "sha256", "sha384", "sha512", undefined])("with PRF %s", async (prf) => {
     const key = passKey();
@@ -148,7 +148,7 @@ describe("PBES2 decryption", () => {
 describe("legacy 3DES PBE (NSS < 3.49, §A.2.5)", () => {
   it.each([1, 3])("round-trips with %i iteration(s)", async (iterations) => {
     const key = passKey();
-    const plain = randomBytes(37);
+    const plain = seeded(37);
     const data = parseEncryptedData(encryptLegacy3des(plain, key, iterations));
     expect(data.scheme).toBe("pkcs12-v0-3des");
     expect(await decryptNssData(data, key)).toEqual(plain);
@@ -158,7 +158,7 @@ describe("legacy 3DES PBE (NSS < 3.49, §A.2.5)", () => {
 
 describe("integrity MACs (§A.2.4)", () => {
   const key = passKey();
-  const value = randomBytes(256);
+  const value = seeded(256);
 
   it.each<Digest>(["sha256", "sha384"])("verifies an HMAC-%s MAC and only for the same id, type and value", async (digest) => {
     const mac = makeMac(key, 0, 0x123, value, { digest });
@@ -175,7 +175,7 @@ describe("integrity MACs (§A.2.4)", () => {
   });
 
   it("rejects a MAC that is not DER as malformed, never with another error", async () => {
-    for (const bad of [new Uint8Array(0), Uint8Array.of(0x1e, 0x01, 0x00), Uint8Array.of(0x18, 0x02, 0x30, 0x30), randomBytes(64)]) {
+    for (const bad of [new Uint8Array(0), Uint8Array.of(0x1e, 0x01, 0x00), Uint8Array.of(0x18, 0x02, 0x30, 0x30), seeded(64)]) {
       expect((await asyncFormatError(verifyNssMac(bad, key, 0, 0x123, value))).code).toBe(MALFORMED);
     }
   });
@@ -202,7 +202,7 @@ describe("damaged and unknown structures", () => {
 
   it.each([
     ["empty input", new Uint8Array(0)],
-    ["seeded random bytes", randomBytes(64)],
+    ["seeded random bytes", seeded(64)],
     // asn1js threw its own errors for these (RangeError, "Wrong input string
     // for conversion"), which escaped the parser before it was made total.
     ["a BMPString of odd length", Uint8Array.of(0x1e, 0x01, 0x00)],
@@ -284,10 +284,10 @@ describe("damaged and unknown structures", () => {
 
   it("a damaged (mutated or truncated) real blob is parsed or refused with NssPbeFormatError", () => {
     const blobs = [
-      encryptPbes2(randomBytes(40), passKey(), { prf: "sha256" }),
-      encryptPbes2(randomBytes(40), passKey(), { prf: undefined, ivStyle: "standard", omitKeyLength: true }),
-      encryptLegacy3des(randomBytes(40), passKey()),
-      makeMac(passKey(), 0, 0x123, randomBytes(16)),
+      encryptPbes2(seeded(40), passKey(), { prf: "sha256" }),
+      encryptPbes2(seeded(40), passKey(), { prf: undefined, ivStyle: "standard", omitKeyLength: true }),
+      encryptLegacy3des(seeded(40), passKey()),
+      makeMac(passKey(), 0, 0x123, seeded(16)),
     ];
     fc.assert(
       fc.property(
