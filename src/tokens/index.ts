@@ -1,7 +1,6 @@
-/** The key stores: where a card's certificates and private keys come from. */
-export * from "./types.js";
+/** The tokens opened from files: NSS sql: databases and PEM directories. */
+export * from "../core/token/types.js";
+export type { OpenKeyStoreOptions } from "./options.js";
 export { openKeyStore, openNssKeyStore } from "./open.js";
 export { openPemKeyStore } from "./pem.js";
-export { openNssKeyStoreWith } from "./nss/nss-store.js";
-export { loadSqlEngine } from "./nss/sqlite.js";
 export { MAX_CREDENTIALS } from "./selection.js";

@@ -13,7 +13,8 @@ import { extname } from "node:path";
 import { isLegacyNssDirectory, isNssDirectory, nssDirectory, readNssDbFiles } from "./nss/db-files.js";
 import { CERT_EXTENSIONS } from "./pem-files.js";
 import { openPemKeyStore } from "./pem.js";
-import { KeyStoreError, type KeyStore, type OpenKeyStoreOptions } from "./types.js";
+import { KeyStoreError, type KeyStore } from "../core/token/types.js";
+import type { OpenKeyStoreOptions } from "./options.js";
 
 /** The NSS prefix that forces the NSS reader. */
 const SQL_PREFIX = "sql:";

@@ -8,20 +8,23 @@
  * served without a private key. Synchronous throughout.
  */
 import { createPrivateKey, type KeyObject } from "node:crypto";
-import { statSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseCertificate } from "./credential.js";
+import { isDirectory } from "../util/fs.js";
+import { parseCertificate, toCredential, type ParsedCertificate } from "./credential.js";
 import { findCertificateFile, readCertificateFile, readKeyFile, type PemKeyFile } from "./pem-files.js";
-import { RsaKeyRing, sameUnsigned, toRsaPrivateKey, type RsaPrivateKey } from "./rsa-ring.js";
+import { keyMatchesPublic, SoftPrivateKey, SoftSession } from "./soft-key.js";
 import { copySecret, secretsEqual } from "./secret.js";
 import { selectCredentials } from "./selection.js";
-import { KeyStoreError, type Credential, type KeyRing, type KeyStore, type OpenKeyStoreOptions } from "./types.js";
+import { KeyStoreError, type Credential, type KeyStore, type LoginResult } from "../core/token/types.js";
+import type { OpenKeyStoreOptions } from "./options.js";
 
-/** One credential's key file together with the modulus its certificate demands. */
+/** One credential's key file together with the certificate it must belong to. */
 interface KeySlot {
   readonly file: PemKeyFile;
-  readonly certModulus: Uint8Array | null;
+  readonly certificate: ParsedCertificate;
 }
+
+const WRONG_PIN: LoginResult = { ok: false, reason: "wrong-pin" };
 
 /**
  * Opens the PEM directory `options.db`. Throws KeyStoreError: missing
@@ -37,10 +40,10 @@ export function openPemKeyStore(options: OpenKeyStoreOptions): KeyStore {
   const credentials: Credential[] = [];
   const slots: (KeySlot | null)[] = [];
   for (const { nickname, found: certPath } of selected) {
-    const { credential, rsaModulus } = parseCertificate(nickname, readCertificateFile(certPath), certPath);
-    credentials.push(credential);
+    const parsed = parseCertificate(nickname, readCertificateFile(certPath), certPath);
     const file = readKeyFile(dir, nickname);
-    slots.push(file === undefined ? null : { file, certModulus: rsaModulus });
+    credentials.push(toCredential(parsed, file !== undefined));
+    slots.push(file === undefined ? null : { file, certificate: parsed });
   }
   return new PemKeyStore(dir, credentials, slots, options.password);
 }
@@ -49,7 +52,7 @@ class PemKeyStore implements KeyStore {
   readonly kind = "pem";
   readonly loginRequired: boolean;
   /** Keys parsed once (at open, or at the first good PIN) and reused. */
-  #ring: RsaKeyRing | undefined;
+  #session: SoftSession | undefined;
   /** The password given at open time, which VERIFY must then match exactly. */
   readonly #password: Uint8Array | undefined;
   readonly #slots: readonly (KeySlot | null)[];
@@ -64,32 +67,37 @@ class PemKeyStore implements KeyStore {
     this.loginRequired = slots.some((s) => s?.file.encrypted === true);
     if (!this.loginRequired) {
       // No encrypted key: parse them all now, so a bad key fails at open.
-      this.#ring = this.#loadAll(undefined) ?? undefined;
+      this.#session = this.#loadAll(undefined) ?? undefined;
     } else if (password !== undefined) {
-      const ring = this.#loadAll(password);
-      if (ring === null) throw new KeyStoreError("KEYSTORE_BAD_PASSWORD", `wrong password for the keys in PEM directory ${location}`);
-      this.#ring = ring;
+      const session = this.#loadAll(password);
+      if (session === null) throw new KeyStoreError("KEYSTORE_BAD_PASSWORD", `wrong password for the keys in PEM directory ${location}`);
+      this.#session = session;
       this.#password = copySecret(password);
     }
   }
 
-  openKeys(pin?: Uint8Array): KeyRing | null {
-    if (!this.loginRequired) return this.#ring ?? null;
+  login(pin?: Uint8Array): LoginResult {
+    const session = this.#open(pin);
+    return session === null ? WRONG_PIN : { ok: true, session };
+  }
+
+  #open(pin: Uint8Array | undefined): SoftSession | null {
+    if (!this.loginRequired) return this.#session ?? null;
     if (pin === undefined) return null;
-    if (this.#password !== undefined) return secretsEqual(pin, this.#password) ? (this.#ring ?? null) : null;
-    if (this.#ring === undefined) {
-      this.#ring = this.#loadAll(pin) ?? undefined;
-      return this.#ring ?? null;
+    if (this.#password !== undefined) return secretsEqual(pin, this.#password) ? (this.#session ?? null) : null;
+    if (this.#session === undefined) {
+      this.#session = this.#loadAll(pin) ?? undefined;
+      return this.#session ?? null;
     }
     // Keys already loaded: the PIN must still be the password. Decrypting one
     // key again checks it without keeping the password around.
     const probe = this.#slots.find((s) => s?.file.encrypted === true);
-    return probe && decryptKey(probe.file, pin) !== null ? this.#ring : null;
+    return probe && decryptKey(probe.file, pin) !== null ? this.#session : null;
   }
 
   /** Parses every key; null when `password` does not decrypt one of them. */
-  #loadAll(password: Uint8Array | undefined): RsaKeyRing | null {
-    const keys: (RsaPrivateKey | null)[] = [];
+  #loadAll(password: Uint8Array | undefined): SoftSession | null {
+    const keys: (SoftPrivateKey | null)[] = [];
     for (const slot of this.#slots) {
       if (slot === null) {
         keys.push(null);
@@ -97,9 +105,9 @@ class PemKeyStore implements KeyStore {
       }
       const key = slot.file.encrypted ? decryptKey(slot.file, password) : plainKey(slot.file);
       if (key === null) return null;
-      keys.push(checkedRsaKey(key, slot));
+      keys.push(checkedKey(key, slot));
     }
-    return new RsaKeyRing(keys);
+    return new SoftSession(keys);
   }
 }
 
@@ -122,22 +130,11 @@ function decryptKey(file: PemKeyFile, password: Uint8Array | undefined): KeyObje
   }
 }
 
-/** The key as an RSA key that matches its certificate, or KEYSTORE_CORRUPT/UNSUPPORTED naming the file. */
-function checkedRsaKey(key: KeyObject, slot: KeySlot): RsaPrivateKey {
-  const rsa = toRsaPrivateKey(key);
-  if (rsa === null) {
-    throw new KeyStoreError("KEYSTORE_UNSUPPORTED", `${slot.file.path} is a ${key.asymmetricKeyType ?? "non-RSA"} key; only RSA keys are supported`);
-  }
-  if (slot.certModulus === null || !sameUnsigned(rsa.modulus, slot.certModulus)) {
+/** The key, checked to belong to its certificate: KEYSTORE_CORRUPT naming the file otherwise. */
+function checkedKey(key: KeyObject, slot: KeySlot): SoftPrivateKey {
+  const { publicKey } = slot.certificate;
+  if (publicKey === null || !keyMatchesPublic(key, publicKey)) {
     throw new KeyStoreError("KEYSTORE_CORRUPT", `${slot.file.path} does not match its certificate's public key`);
   }
-  return rsa;
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
+  return new SoftPrivateKey(key);
 }

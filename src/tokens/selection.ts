@@ -1,13 +1,15 @@
 /**
  * Choosing the credentials of a card from the nicknames asked for, with
- * libcacard's rules (reference libcacard-behaviour.md §1.5 step 6 and
- * cac_card_init): at most 10 PKI applets, nicknames in order, and, when asked,
+ * libcacard's rules (libcacard vcard_emul_nss.c
+ * vcard_emul_options and cac.c cac_card_init): at most 10 PKI applets, nicknames in order, and, when asked,
  * unknown nicknames silently skipped so later ones move down.
  */
-import { KeyStoreError, type OpenKeyStoreOptions } from "./types.js";
+import { KeyStoreError } from "../core/token/types.js";
+import type { OpenKeyStoreOptions } from "./options.js";
 
-/** cac_card_init creates at most 10 PKI applets. */
-export const MAX_CREDENTIALS = 10;
+/** A card holds at most as many credentials as a CAC has PKI applets (cac_card_init: 10). */
+export { MAX_PKI_APPLETS as MAX_CREDENTIALS } from "../core/cac/aids.js";
+import { MAX_PKI_APPLETS as MAX_CREDENTIALS } from "../core/cac/aids.js";
 
 export interface Selected<T> {
   readonly nickname: string;

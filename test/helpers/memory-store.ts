@@ -1,14 +1,13 @@
 /**
- * A KeyStore over the certs-sample PEM copies, built with node:crypto only, so
+ * A token over the certs-sample PEM copies, built with node:crypto only, so
  * card tests do not depend on the NSS reader. loginRequired/password mimic an
  * NSS DB with a password.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { constants, createPrivateKey, createPublicKey, privateDecrypt, X509Certificate, type KeyObject } from "node:crypto";
-import type { KeyRing, KeyStore } from "../../src/tokens/types.js";
-import { KeyOperationError } from "../../src/tokens/types.js";
-
+import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
+import type { Credential, KeyStore, LoginResult } from "../../src/core/token/types.js";
+import { keyAlgorithmOf, SoftPrivateKey, SoftSession } from "../../src/tokens/soft-key.js";
 export const SAMPLE_DIR = resolve(__dirname, "../../certs-sample");
 export const SAMPLE_PASSWORD = "12345678";
 
@@ -31,37 +30,28 @@ export function samplePublicKey(nick: string): KeyObject {
 
 export function memoryStore(options: MemoryStoreOptions = {}): KeyStore {
   const nicknames = options.nicknames ?? ["cert1", "cert2", "cert3"];
-  const keys = nicknames.map(samplePrivateKey);
-  const credentials = nicknames.map((nickname) => {
-    const cert = new X509Certificate(readFileSync(resolve(SAMPLE_DIR, "pem", `${nickname}.pem`)));
+  const session = new SoftSession(nicknames.map((n) => new SoftPrivateKey(samplePrivateKey(n))));
+  const credentials: Credential[] = nicknames.map((label) => {
+    const cert = new X509Certificate(readFileSync(resolve(SAMPLE_DIR, "pem", `${label}.pem`)));
     return {
-      nickname,
+      label,
       certificate: new Uint8Array(cert.raw),
       subject: cert.subject,
-      keyBits: cert.publicKey.asymmetricKeyDetails?.modulusLength ?? 0,
+      algorithm: keyAlgorithmOf(cert.publicKey),
+      hasPrivateKey: true,
     };
   });
-  const ring: KeyRing = {
-    modulusBytes: (i) => (keys[i] ? (keys[i].asymmetricKeyDetails!.modulusLength! + 7) >> 3 : 0),
-    rsaPrivate(i, input) {
-      const key = keys[i];
-      if (!key) return null;
-      try {
-        return new Uint8Array(privateDecrypt({ key, padding: constants.RSA_NO_PADDING }, input));
-      } catch (e) {
-        throw new KeyOperationError((e as Error).message);
-      }
-    },
-  };
   const password = options.password;
   return {
     kind: "memory",
     location: "test",
     credentials,
     loginRequired: password !== undefined,
-    openKeys(pin) {
-      if (password === undefined) return ring;
-      return pin !== undefined && Buffer.from(pin).toString("latin1") === password ? ring : null;
+    login(pin): LoginResult {
+      if (password === undefined || (pin !== undefined && Buffer.from(pin).toString("latin1") === password)) {
+        return { ok: true, session };
+      }
+      return { ok: false, reason: "wrong-pin" };
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The Access Control Applet's tables (GSC-IS 2.1 §5.3.3.5, GET ACR) and the
- * encoders that turn them into the bytes libcacard 2.8 sends (§3.5 of
- * libcacard-behaviour.md).
+ * encoders that turn them into the bytes libcacard 2.8 sends (libcacard
+ * cac-aca.c).
  *
  * The tables below hold the *intended* content. libcacard's SimpleTLV
  * encoders leak C struct memory in three places and its applet/object table

@@ -1,6 +1,6 @@
 /**
  * Access Control Applet A0 00 00 00 79 03 00 (GSC-IS 2.1 §5.3.3; libcacard
- * cac-aca.c, libcacard-behaviour §3.5).
+ * cac-aca.c).
  *
  * It answers GET ACR (80 4C) from the tables in aca-tables.ts and otherwise
  * behaves like the common CAC handler: GET PROPERTIES, SELECT object 03 00,

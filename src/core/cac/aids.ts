@@ -1,4 +1,4 @@
-/** AIDs and object IDs of the libcacard CAC card (libcacard-behaviour §1.6). */
+/** AIDs and object IDs of the libcacard CAC card (libcacard cac.c, cac-aca.c). */
 
 /** GSC-IS registered application provider id of DoD CAC applets. */
 export const CAC_RID = Uint8Array.of(0xa0, 0x00, 0x00, 0x00, 0x79);

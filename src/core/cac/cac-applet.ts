@@ -126,7 +126,7 @@ export abstract class ReadableCacApplet extends CacApplet {
     }
   }
 
-  /** READ BUFFER 80 52 <offset hi> <offset lo> 02 <type> <size> (libcacard §3.2.3). */
+  /** READ BUFFER 80 52 <offset hi> <offset lo> 02 <type> <size> (libcacard cac.c cac_common_process_apdu). */
   protected readBuffer(apdu: CommandApdu, card: CardServices): AppletResult {
     if (apdu.data.length !== READ_BUFFER_LC) throw new CardError(SW.DATA_INVALID);
     const type = apdu.data[0];

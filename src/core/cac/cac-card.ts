@@ -1,6 +1,6 @@
 /**
  * Assembles a CAC card the way libcacard's cac_card_init + gp_card_init +
- * msft_card_init do (§1.6): PKI applets in credential order, ACA, CCC, the
+ * msft_card_init do (cac.c, gp.c, msft.c): PKI applets in credential order, ACA, CCC, the
  * placeholder applets, ACF, Person Instance / Personnel, GP and MS PnP.
  */
 import { VirtualCard, type CardOptions } from "../card/card.js";

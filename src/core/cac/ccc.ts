@@ -1,6 +1,6 @@
 /**
  * Card Capability Container A0 00 00 01 16 DB 00 (GSC-IS 2.1 §5.3.4;
- * libcacard §3.4). OpenSC identifies the card by selecting it and learns the
+ * libcacard cac.c cac_applet_ccc_process_apdu). OpenSC identifies the card by selecting it and learns the
  * PKI applets only from its PKI CardURLs.
  */
 import { concatBytes } from "../bytes.js";

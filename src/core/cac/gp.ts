@@ -1,5 +1,5 @@
 /**
- * GlobalPlatform Card Manager A0 00 00 00 03 00 00 (libcacard gp.c, §3.8):
+ * GlobalPlatform Card Manager A0 00 00 00 03 00 00 (libcacard gp.c):
  * Windows and ActivClient read the CPLC (GET DATA 9F7F) for a card-unique
  * serial and the Card Recognition Data (GET DATA 0066).
  */

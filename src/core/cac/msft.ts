@@ -1,6 +1,6 @@
 /**
  * Microsoft Plug and Play applet A0 00 00 03 97 43 49 44 5F 01 00 ("CID_",
- * libcacard msft.c, §3.9). Windows asks GET DATA 7F68 for the card's
+ * libcacard msft.c). Windows asks GET DATA 7F68 for the card's
  * identity; answering also switches the card into Windows compatibility
  * (VERIFY status then reports 63C3).
  */

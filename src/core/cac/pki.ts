@@ -1,5 +1,5 @@
 /**
- * PKI applet A0 00 00 00 79 01 0i, one per certificate (libcacard §3.3):
+ * PKI applet A0 00 00 00 79 01 0i, one per certificate (libcacard cac.c cac_applet_pki_process_apdu):
  * the certificate as a TLV object, and SIGN/DECRYPT (80 42), the raw RSA
  * private operation with optional P1=80 chaining.
  */

@@ -1,8 +1,8 @@
 /**
  * Applets real CACs carry and ActivClient probes, with nothing in them
- * (libcacard cac_new_empty_applet, §3.6): 02FB, 02FE, 02FD, 1201, 1202 with
+ * (libcacard cac.c cac_new_empty_applet): 02FB, 02FE, 02FD, 1201, 1202 with
  * one object each, 02F0/F1/F2 with none, and the ACF with four.
- * Also the "passthrough" Person Instance / Personnel applets (§3.7), whose
+ * Also the "passthrough" Person Instance / Personnel applets (cac.c cac_new_passthrough_applet), whose
  * buffers come from a CKO_DATA object of that label when the store has one.
  */
 import { SW } from "../iso7816/status.js";

@@ -1,5 +1,5 @@
 /**
- * GET PROPERTIES data (GSC-IS 2.1 §5.3.2.6 / libcacard §3.2.1, §3.3-3.7).
+ * GET PROPERTIES data (GSC-IS 2.1 §5.3.2.6 / libcacard cac.c).
  * A property list is a sequence of top-level SimpleTLV members; P1=02 picks
  * members by tag, so each member is kept separately encoded.
  */

@@ -275,7 +275,7 @@ export class VirtualCard implements CardServices, SmartCard {
       case INS.GET_RESPONSE:
         return this.#getResponse(apdu);
       default:
-        // MANAGE CHANNEL, GET CHALLENGE, READ BINARY, GET DATA, ... (§2.3)
+        // MANAGE CHANNEL, GET CHALLENGE, READ BINARY, GET DATA, ... (card_7816.c vcard7816_vm_process_apdu)
         return swBytes(SW.COMMAND_NOT_SUPPORTED);
     }
   }

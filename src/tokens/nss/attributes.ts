@@ -1,6 +1,6 @@
 /**
- * PKCS#11 objects as NSS's sql: databases store them (reference
- * nss-db-and-qemu.md §A.1.1): one row per object, one column per attribute
+ * PKCS#11 objects as NSS's sql: databases store them (NSS
+ * lib/softoken/sdb.c): one row per object, one column per attribute
  * type named "a" + lowercase hex of the CKA_ value, every value a BLOB.
  */
 import type { SqliteCell, SqliteSnapshot } from "./sqlite.js";
@@ -20,25 +20,28 @@ export const CKA = {
   EXPONENT_1: 0x126,
   EXPONENT_2: 0x127,
   COEFFICIENT: 0x128,
+  /** The curve's DER OID (CKA_EC_PARAMS, also CKA_ECDSA_PARAMS). */
+  EC_PARAMS: 0x180,
 } as const;
 
 /** Object classes (CKO_*) and key types (CKK_*). */
 export const CKO_CERTIFICATE = 0x1;
 export const CKO_PRIVATE_KEY = 0x3;
 export const CKK_RSA = 0x0;
+export const CKK_EC = 0x3;
 
-/** Table names: certificates live in cert9.db, private keys and metadata in key4.db (§A.1.1). */
+/** Table names: certificates live in cert9.db, private keys and metadata in key4.db (sdb.c). */
 export const PUBLIC_TABLE = "nssPublic";
 export const PRIVATE_TABLE = "nssPrivate";
 export const META_TABLE = "metaData";
 
 /**
  * An attribute present with length 0 is stored as these 3 bytes, because
- * SQLite NULL already means "absent" (sdb.c SQLITE_EXPLICIT_NULL, §A.1.1).
+ * SQLite NULL already means "absent" (sdb.c SQLITE_EXPLICIT_NULL, sdb.c).
  */
 const EXPLICIT_EMPTY = Uint8Array.of(0xa5, 0x00, 0x5a);
 
-/** CK_ULONG attributes are stored as 4-byte big-endian numbers (SDB_ULONG_SIZE, §A.1.1). */
+/** CK_ULONG attributes are stored as 4-byte big-endian numbers (SDB_ULONG_SIZE, sdb.c). */
 const STORED_ULONG_BYTES = 4;
 
 /** The row id column; NSS's object handle in the DB. */
@@ -83,8 +86,8 @@ function isExplicitEmpty(value: Uint8Array): boolean {
   );
 }
 
-/** The attributes to read from nssPrivate for an RSA key. */
-export const RSA_KEY_ATTRIBUTES: readonly number[] = [
+/** The attributes to read from nssPrivate: an RSA key's, then an EC key's (its private value is CKA_VALUE). */
+export const KEY_ATTRIBUTES: readonly number[] = [
   CKA.KEY_TYPE,
   CKA.ID,
   CKA.MODULUS,
@@ -95,6 +98,8 @@ export const RSA_KEY_ATTRIBUTES: readonly number[] = [
   CKA.EXPONENT_1,
   CKA.EXPONENT_2,
   CKA.COEFFICIENT,
+  CKA.EC_PARAMS,
+  CKA.VALUE,
 ];
 
 /** One PKCS#11 object read from a table: its row id and the attributes asked for that it has. */
@@ -143,7 +148,7 @@ export interface MetaDataItem {
   readonly item2: Uint8Array | undefined;
 }
 
-/** Reads every key4.db metaData row by id ("password", "sig_key_…", §A.2.1, §A.2.4). */
+/** Reads every key4.db metaData row by id ("password", "sig_key_…", sftkpwd.c). */
 export function readMetaData(db: SqliteSnapshot): Map<string, MetaDataItem> {
   const out = new Map<string, MetaDataItem>();
   const present = new Set(db.columns(META_TABLE));

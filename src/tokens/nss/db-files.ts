@@ -2,16 +2,16 @@
  * Locating and reading the two files of an NSS sql: database. Only cert9.db
  * and key4.db are read; pkcs11.txt is never opened, because loading the
  * modules it lists is how a card ends up talking to itself through PC/SC
- * (reference user-asks.md item 10).
+ * (virt_cacard issue #3: NSS loading OpenSC through p11-kit deadlocked on its own PC/SC card).
  */
 import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { isDirectory, isFile } from "../../util/fs.js";
-import { KeyStoreError } from "../types.js";
+import { KeyStoreError } from "../../core/token/types.js";
 
 export const CERT_DB_FILE = "cert9.db";
 export const KEY_DB_FILE = "key4.db";
-/** The legacy Berkeley-DB pair (reference nss-db-and-qemu.md §A.2.5). */
+/** The legacy Berkeley-DB pair (NSS lib/softoken/legacydb). */
 const LEGACY_CERT_DB_FILE = "cert8.db";
 const LEGACY_KEY_DB_FILE = "key3.db";
 

@@ -1,15 +1,15 @@
 /**
  * Finding a certificate by nickname and its private key, as NSS does for
- * libcacard (reference nss-db-and-qemu.md §A.1.2): the certificate is the
+ * libcacard (libcacard vcard_emul_nss.c, NSS PK11_FindCertFromNickname): the certificate is the
  * CKO_CERTIFICATE object whose CKA_LABEL is the nickname, its key the
  * CKO_PRIVATE_KEY object with the same CKA_ID. Private keys carry no label.
  */
-import { sameUnsigned } from "../rsa-ring.js";
+import { sameUnsigned } from "../soft-key.js";
 import { CKA, type NssObject } from "./attributes.js";
 
 /**
  * `certutil -K` shows keys as "NSS Certificate DB:cert1"; that prefix is the
- * internal token's name, not part of the label (§A.1.2). libcacard accepts
+ * internal token's name, not part of the label (vcard_emul_nss.c). libcacard accepts
  * "token:nickname", so a nickname with this prefix also finds the label.
  */
 const INTERNAL_TOKEN_PREFIX = "NSS Certificate DB:";
@@ -39,7 +39,7 @@ function certsLabelled(certs: readonly NssObject[], nickname: string): NssObject
 }
 
 /**
- * The private key of `cert`: same CKA_ID (§A.1.2). Keys without a usable
+ * The private key of `cert`: same CKA_ID (vcard_emul_nss.c). Keys without a usable
  * CKA_ID are matched by modulus instead, which is what CKA_ID is derived from.
  */
 export function findKey(keys: readonly NssObject[], cert: NssObject, certModulus: Uint8Array | null): NssObject | null {

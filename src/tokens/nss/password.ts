@@ -1,7 +1,7 @@
 /**
  * The key4.db password: turning it into the PBE key ("passKey") and checking
- * it against the DB's password-check entry (reference nss-db-and-qemu.md
- * §A.2.1, §A.2.2).
+ * it against the DB's password-check entry (NSS
+ * lib/softoken/sftkpwd.c, sftkdb_CheckPassword).
  */
 import { createHash } from "node:crypto";
 import type { MetaDataItem } from "./attributes.js";
@@ -10,12 +10,12 @@ import { decryptNssData, NssPbeFormatError, parseEncryptedData, type NssEncrypte
 /** metaData row that holds the global salt (item1) and the encrypted check value (item2). */
 export const PASSWORD_ROW_ID = "password";
 
-/** The plaintext the check entry decrypts to under the right password (§A.2.1). */
+/** The plaintext the check entry decrypts to under the right password (sftkpwd.c). */
 const PASSWORD_CHECK = new TextEncoder().encode("password-check");
 
 /**
  * NSS ≥ 3.118 (bug 1990242) hashes the password with SHA-384 when the global
- * salt is 48 bytes long; older salts (20 bytes) mean SHA-1 (§A.2.2 step 1).
+ * salt is 48 bytes long; older salts (20 bytes) mean SHA-1 (sftkpwd.c sftkdb_passwordToKey).
  */
 const SHA384_GLOBAL_SALT_BYTES = 48;
 
@@ -46,9 +46,9 @@ export function readPasswordEntry(meta: ReadonlyMap<string, MetaDataItem>): Pass
 }
 
 /** Returns the passKey when `password` opens the DB, null when it does not. */
-export function checkPassword(entry: PasswordEntry, password: Uint8Array): Uint8Array | null {
+export async function checkPassword(entry: PasswordEntry, password: Uint8Array): Promise<Uint8Array | null> {
   const passKey = derivePassKey(entry.globalSalt, password);
-  const plain = decryptNssData(entry.check, passKey);
+  const plain = await decryptNssData(entry.check, passKey);
   // A wrong password usually fails the padding check; the comparison catches
   // the rare wrong password whose garbage happens to end in valid padding.
   if (plain !== null && sameBytes(plain, PASSWORD_CHECK)) return passKey;

@@ -1,11 +1,11 @@
 /**
- * Password-based encryption of NSS key4.db values (reference
- * nss-db-and-qemu.md §A.2). Every encrypted attribute, and the password
+ * Password-based encryption of NSS key4.db values (NSS
+ * lib/softoken/sftkpwd.c and lowpbe.c). Every encrypted attribute, and the password
  * check, is a DER `SEQUENCE { AlgorithmIdentifier, OCTET STRING }`
  * (SFTKDBEncryptedDataInfo) whose algorithm is one of:
  *
  * - PBES2 = PBKDF2 (HMAC-SHA-1/256/384/512) + AES-CBC, written by NSS ≥ 3.49;
- * - the NSS "PKCS#12 v0" PBE with SHA-1 and 3DES-CBC, written before 3.49 (§A.2.5).
+ * - the NSS "PKCS#12 v0" PBE with SHA-1 and 3DES-CBC, written before 3.49 (lowpbe.c).
  *
  * The PBKDF2 "password" is NOT the user's password but passKey, its hash with
  * the DB's global salt (see password.ts). Integrity MACs (PBMAC1) are checked
@@ -15,7 +15,9 @@
  * start-up on every card start (it is a 1 MB bundle) for three two-to-four
  * field SEQUENCEs; walking asn1js's tree with type checks is as strict.
  */
-import { createDecipheriv, createHash, createHmac, pbkdf2Sync, timingSafeEqual } from "node:crypto";
+import { createDecipheriv, createHash, createHmac, pbkdf2, timingSafeEqual } from "node:crypto";
+import { promisify } from "node:util";
+import { CacardError } from "../../core/errors.js";
 import * as asn1js from "asn1js";
 
 /** Object identifiers (PKCS#5 v2.1 / RFC 8018, NIST, and NSS's legacy PBE). */
@@ -23,7 +25,7 @@ const OID = {
   PBES2: "1.2.840.113549.1.5.13",
   PBKDF2: "1.2.840.113549.1.5.12",
   PBMAC1: "1.2.840.113549.1.5.14",
-  /** SEC_OID_PKCS12_PBE_WITH_SHA1_AND_TRIPLE_DES_CBC, NSS < 3.49 (§A.2.5). */
+  /** SEC_OID_PKCS12_PBE_WITH_SHA1_AND_TRIPLE_DES_CBC, NSS < 3.49 (lowpbe.c). */
   PKCS12_V0_SHA1_3DES: "1.2.840.113549.1.12.5.1.3",
 } as const;
 
@@ -46,11 +48,11 @@ const AES_BLOCK_BYTES = 16;
 
 /**
  * NSS refuses larger iteration counts (lowpbe.c MAX_ITERATION_COUNT, non-FIPS
- * build, §A.2.2); we do the same so a damaged count cannot stall the card.
+ * build, lowpbe.c); we do the same so a damaged count cannot stall the card.
  */
 export const MAX_PBE_ITERATIONS = 100_000_000;
 
-/** Legacy 3DES PBE: 24-byte key from k[0:24], IV from k[32:40] of the 40-byte k (§A.2.5). */
+/** Legacy 3DES PBE: 24-byte key from k[0:24], IV from k[32:40] of the 40-byte k (lowpbe.c). */
 const TDES_KEY_BYTES = 24;
 const TDES_IV_OFFSET = 32;
 const TDES_IV_BYTES = 8;
@@ -58,15 +60,20 @@ const TDES_BLOCK_BYTES = 8;
 const SHA1_BYTES = 20;
 
 /** A structure we cannot use: `unsupported` (unknown algorithm) or `malformed` DER. */
-export class NssPbeFormatError extends Error {
-  constructor(
-    readonly reason: "unsupported" | "malformed",
-    message: string,
-  ) {
-    super(message);
-    this.name = "NssPbeFormatError";
+export class NssPbeFormatError extends CacardError {
+  declare readonly code: NssPbeFormatErrorCode;
+  constructor(reason: "unsupported" | "malformed", message: string) {
+    super(reason === "unsupported" ? "NSS_PBE_UNSUPPORTED" : "NSS_PBE_MALFORMED", message);
   }
 }
+
+export type NssPbeFormatErrorCode = "NSS_PBE_UNSUPPORTED" | "NSS_PBE_MALFORMED";
+
+/**
+ * PBKDF2 on libuv's thread pool: tens of thousands of HMAC rounds per key
+ * value must not stall the other cards of the process.
+ */
+const pbkdf2Async = promisify(pbkdf2);
 
 /** PBKDF2 parameters (RFC 8018 A.2). */
 interface Pbkdf2 {
@@ -94,9 +101,29 @@ export type NssEncryptedData =
       readonly ciphertext: Uint8Array;
     };
 
-/** Parses an SFTKDBEncryptedDataInfo (§A.2.1). Throws NssPbeFormatError. */
+/** Parses an SFTKDBEncryptedDataInfo (sftkpwd.c). Throws NssPbeFormatError. */
 export function parseEncryptedData(der: Uint8Array): NssEncryptedData {
-  const { algorithm, data } = parseAlgorithmAndOctets(der);
+  return totalParse(() => {
+    const { algorithm, data } = parseAlgorithmAndOctets(der);
+    return parseEncryptedAlgorithm(algorithm, data);
+  });
+}
+
+/**
+ * asn1js throws its own errors (a RangeError on some truncated lengths) from
+ * deep inside; a damaged key4.db must still come out as one malformed-value
+ * error that the store turns into a message naming the file.
+ */
+function totalParse<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof NssPbeFormatError) throw e;
+    throw new NssPbeFormatError("malformed", `encrypted value is not valid DER (${(e as Error)?.message ?? e})`);
+  }
+}
+
+function parseEncryptedAlgorithm(algorithm: Algorithm, data: Uint8Array): NssEncryptedData {
   switch (algorithm.oid) {
     case OID.PBES2:
       return parsePbes2(algorithm, data);
@@ -109,38 +136,40 @@ export function parseEncryptedData(der: Uint8Array): NssEncryptedData {
 
 /**
  * Decrypts with `passKey`. Returns null when the key is wrong (bad padding),
- * which is how a wrong password normally shows (§A.2.2 step 4).
+ * which is how a wrong password normally shows (sftkpwd.c sftkdb_CheckPassword).
  */
-export function decryptNssData(data: NssEncryptedData, passKey: Uint8Array): Uint8Array | null {
+export async function decryptNssData(data: NssEncryptedData, passKey: Uint8Array): Promise<Uint8Array | null> {
   return data.scheme === "pbes2" ? decryptPbes2(data, passKey) : decryptLegacy3des(data, passKey);
 }
 
 /**
- * Checks an integrity MAC row (§A.2.4): PBMAC1 { PBKDF2, HMAC } over
+ * Checks an integrity MAC row (sftkpwd.c sftkdb_SignAttribute): PBMAC1 { PBKDF2, HMAC } over
  * BE32(objectId) || BE32(attributeType) || value. Throws NssPbeFormatError on
  * an unreadable MAC; returns false when it does not match.
  */
-export function verifyNssMac(
+export async function verifyNssMac(
   macDer: Uint8Array,
   passKey: Uint8Array,
   objectId: number,
   attributeType: number,
   value: Uint8Array,
-): boolean {
-  const { algorithm, data: expected } = parseAlgorithmAndOctets(macDer);
-  if (algorithm.oid !== OID.PBMAC1) {
-    throw new NssPbeFormatError("unsupported", `unsupported MAC algorithm ${algorithm.oid}`);
-  }
-  // PBMAC1-params is SEQUENCE { keyDerivationFunc, messageAuthScheme }: the
-  // same shape as PBES2-params (RFC 8018 A.5).
-  const [kdfNode, macNode] = algorithmPair(algorithm.params, "PBMAC1 parameters");
-  const kdf = parsePbkdf2(kdfNode);
+): Promise<boolean> {
+  const { expected, kdf, macNode } = totalParse(() => {
+    const { algorithm, data } = parseAlgorithmAndOctets(macDer);
+    if (algorithm.oid !== OID.PBMAC1) {
+      throw new NssPbeFormatError("unsupported", `unsupported MAC algorithm ${algorithm.oid}`);
+    }
+    // PBMAC1-params is SEQUENCE { keyDerivationFunc, messageAuthScheme }: the
+    // same shape as PBES2-params (RFC 8018 A.5).
+    const [kdfNode, node] = algorithmPair(algorithm.params, "PBMAC1 parameters");
+    return { expected: data, kdf: parsePbkdf2(kdfNode), macNode: node };
+  });
   const macDigest = HMAC_DIGESTS.get(macNode.oid);
   if (macDigest === undefined) {
     throw new NssPbeFormatError("unsupported", `unsupported MAC scheme ${macNode.oid}`);
   }
   const macKeyBytes = kdf.keyLength > 0 ? kdf.keyLength : createHash(macDigest).digest().length;
-  const macKey = pbkdf2Sync(passKey, kdf.salt, kdf.iterations, macKeyBytes, kdf.digest);
+  const macKey = await pbkdf2Async(passKey, kdf.salt, kdf.iterations, macKeyBytes, kdf.digest);
   const header = new Uint8Array(8);
   const view = new DataView(header.buffer);
   view.setUint32(0, objectId >>> 0, false);
@@ -224,7 +253,7 @@ function parsePbes2(algorithm: Algorithm, ciphertext: Uint8Array): NssEncryptedD
 }
 
 /**
- * The AES IV. NSS quirk (§A.2.2 step 3, lowpbe.c): NSS writes 14 random bytes
+ * The AES IV. NSS quirk (lowpbe.c): NSS writes 14 random bytes
  * as an OCTET STRING and, when decrypting, uses the whole DER encoding
  * (04 0e + 14 bytes = 16 bytes) as the IV. A standard PBES2 writer puts a
  * 16-byte OCTET STRING there instead; accept both.
@@ -269,12 +298,12 @@ function parsePbkdf2(kdf: Algorithm): Pbkdf2 {
   };
 }
 
-function decryptPbes2(data: Extract<NssEncryptedData, { scheme: "pbes2" }>, passKey: Uint8Array): Uint8Array | null {
-  const key = pbkdf2Sync(passKey, data.kdf.salt, data.kdf.iterations, data.keyBytes, data.kdf.digest);
+async function decryptPbes2(data: Extract<NssEncryptedData, { scheme: "pbes2" }>, passKey: Uint8Array): Promise<Uint8Array | null> {
+  const key = await pbkdf2Async(passKey, data.kdf.salt, data.kdf.iterations, data.keyBytes, data.kdf.digest);
   return decipher(data.cipher, key, data.iv, data.ciphertext);
 }
 
-/** NSS legacy params: SEQUENCE { salt OCTET STRING, iterations INTEGER } (§A.2.5). */
+/** NSS legacy params: SEQUENCE { salt OCTET STRING, iterations INTEGER } (lowpbe.c). */
 function parseLegacy3des(algorithm: Algorithm, ciphertext: Uint8Array): NssEncryptedData {
   const params = algorithm.params;
   if (!(params instanceof asn1js.Sequence) || params.valueBlock.value.length !== 2) {
@@ -293,7 +322,7 @@ function parseLegacy3des(algorithm: Algorithm, ciphertext: Uint8Array): NssEncry
 }
 
 /**
- * NSS's "PBKDF1 extended" + PFX PBE for the legacy OID (§A.2.5):
+ * NSS's "PBKDF1 extended" + PFX PBE for the legacy OID (lowpbe.c):
  * h = SHA-1(passKey || salt), re-hashed for each extra iteration; with s = salt
  * zero-padded to 20 bytes, k1 = HMAC(h, s || salt), t = HMAC(h, s),
  * k2 = HMAC(h, t || salt), k = k1 || k2; 3DES key k[0:24], IV k[32:40].

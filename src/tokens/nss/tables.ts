@@ -6,7 +6,7 @@
  * here interprets or decrypts anything.
  */
 import type { SqlJsStatic } from "sql.js";
-import { KeyStoreError } from "../types.js";
+import { KeyStoreError } from "../../core/token/types.js";
 import {
   CKA,
   CKO_CERTIFICATE,
@@ -16,7 +16,7 @@ import {
   readMetaData,
   readObjects,
   type MetaDataItem,
-  RSA_KEY_ATTRIBUTES,
+  KEY_ATTRIBUTES,
   type NssObject,
 } from "./attributes.js";
 import type { NssDbFiles } from "./db-files.js";
@@ -42,7 +42,7 @@ export function readNssTables(engine: SqlJsStatic, input: NssTableInput): NssTab
   });
   const { keyObjects, meta } = withSnapshot(engine, input.keyDb, input.keyDbPath, (db) => {
     requireTable(db, PRIVATE_TABLE, input.keyDbPath);
-    return { keyObjects: readObjects(db, PRIVATE_TABLE, CKO_PRIVATE_KEY, RSA_KEY_ATTRIBUTES), meta: readMetaData(db) };
+    return { keyObjects: readObjects(db, PRIVATE_TABLE, CKO_PRIVATE_KEY, KEY_ATTRIBUTES), meta: readMetaData(db) };
   });
   return { certObjects, keyObjects, meta };
 }

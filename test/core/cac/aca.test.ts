@@ -14,7 +14,7 @@ import { AcaApplet } from "../../../src/core/cac/aca.js";
 import { AID } from "../../../src/core/cac/aids.js";
 import { parseSimpleTlv } from "../../../src/core/cac/simpletlv.js";
 import { VirtualCard } from "../../../src/core/card/card.js";
-import type { KeyStore } from "../../../src/tokens/types.js";
+import type { KeyStore } from "../../../src/core/token/types.js";
 import { fromHex, toHex } from "../../../src/core/bytes.js";
 
 const keyStore: KeyStore = {

@@ -40,7 +40,7 @@ import {
   initMessage,
   type VscMessage,
 } from "../../../src/backends/vscard/codec.js";
-import type { KeyStore } from "../../../src/tokens/types.js";
+import type { KeyStore } from "../../../src/core/token/types.js";
 
 const CARDS = 100;
 const KEY_BITS = 1024;

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { KeyStoreError } from "../../../src/tokens/types.js";
+import { KeyStoreError } from "../../../src/core/token/types.js";
 import { fileURLToPath } from "node:url";
 
 export const REPO = resolve(fileURLToPath(new URL("../../..", import.meta.url)));

@@ -1,0 +1,18 @@
+/**
+ * cacard: a software smartcard for Node. The card core (cacard/core), the
+ * tokens that read NSS databases and PEM directories, and the transports that
+ * put a card into a VM (VSCard, QEMU's ccid-card-passthru) or into the host's
+ * pcscd (vpcd).
+ *
+ * Importing this module makes node:crypto the core's platform (randomness,
+ * SHA-256).
+ */
+import "./platform/node.js";
+
+export * from "./core/index.js";
+export { nodePlatform } from "./platform/node.js";
+export { openKeyStore, openNssKeyStore, openPemKeyStore, MAX_CREDENTIALS, type OpenKeyStoreOptions } from "./tokens/index.js";
+/** The vpcd transport: the card in the host's pcscd through vsmartcard's vpcd reader driver. */
+export * as vpcd from "./backends/vpcd/index.js";
+/** The VSCard transport: the card behind QEMU's ccid-card-passthru. */
+export * as vscard from "./backends/vscard/index.js";
