@@ -420,14 +420,14 @@ describe("host faults never escape transmit", () => {
     const base = memoryStore({ password: "12345678" });
     const broken = {
       ...base,
-      openKeys: () => {
+      login: () => {
         throw new Error("key for cert1 does not match its certificate");
       },
     };
     card = createCacCard(broken, { warn: (m) => warnings.push(m) });
     expect(await tx("00200000083132333435363738")).toBe("6985");
     expect(warnings.join()).toMatch(/login failed/);
-    const unpw = { ...memoryStore(), openKeys: () => { throw new Error("boom"); } };
+    const unpw = { ...memoryStore(), login: () => { throw new Error("boom"); } };
     card = createCacCard(unpw, { warn: (m) => warnings.push(m) });
     await select(AIDS.PKI0);
     expect(await tx(`80420000000100${"00".repeat(256)}`)).toBe("6F00");
@@ -452,7 +452,7 @@ describe("card identity for multi-card setups", () => {
 describe("card assembly limits", () => {
   it("a certificate too large for a CAC buffer is refused, naming it", async () => {
     const base = memoryStore({ nicknames: ["cert1"] });
-    const huge = { ...base, credentials: [{ ...base.credentials[0], nickname: "huge", certificate: new Uint8Array(65_535) }] };
+    const huge = { ...base, credentials: [{ ...base.credentials[0], label: "huge", certificate: new Uint8Array(65_535) }] };
     expect(() => createCacCard(huge)).toThrow(/"huge" is 65535 bytes/);
     const fits = { ...base, credentials: [{ ...base.credentials[0], certificate: new Uint8Array(65_534) }] };
     expect(() => createCacCard(fits)).not.toThrow();
