@@ -8,14 +8,10 @@ import {
   encodeFrame,
   type VscMessage,
 } from "../../../src/backends/vscard/codec.js";
-import {
-  VscardClient,
-  VscardListener,
-  backoffDelay,
-  type VscardClientOptions,
-} from "../../../src/backends/vscard/client.js";
+import { VscardClient, type VscardClientOptions } from "../../../src/backends/vscard/client.js";
+import { VscardListener } from "../../../src/backends/vscard/listener.js";
 import type { VscardEvent } from "../../../src/backends/vscard/session.js";
-import { formatEvent } from "../../../src/backends/vscard/events.js";
+import { formatEvent } from "../../../src/cli/vscard-events.js";
 import { encodeMessage, initMessage } from "../../../src/backends/vscard/codec.js";
 import { EchoCard, FakeHost, type FakeHostOptions } from "./fake-host.js";
 import { toHex } from "../../../src/core/bytes.js";
@@ -305,6 +301,43 @@ describe("VSCard client against a fake QEMU", () => {
     expect(r.host.current.received.at(-1)).toEqual({ type: MsgType.CardRemove, readerId: 1 });
   });
 
+  it("a card that takes its time: later messages wait their turn, frames leave in order", async () => {
+    const release: (() => void)[] = [];
+    const slow = new EchoCard(0xbb);
+    const answer = slow.transmit.bind(slow);
+    slow.transmit = (c) => new Promise((resolve) => release.push(() => resolve(answer(c))));
+    const ra = new VirtualReader("a", new EchoCard(0xaa));
+    const rb = new VirtualReader("b", slow);
+    const r = await start([ra, rb], { readerIds: "multi" });
+    await r.waitEvent((e) => e.type === "card-inserted" && e.id === 1, "second card");
+    const before = r.host.current.received.length;
+    r.host.send({ type: MsgType.APDU, readerId: 1, apdu: Uint8Array.of(0, 0xca, 0, 0, 0) });
+    r.host.send({ type: MsgType.APDU, readerId: 0, apdu: Uint8Array.of(0, 0xca, 0, 0, 0) });
+    r.host.send({ type: MsgType.Flush, readerId: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(release).toHaveLength(1); // the slow card was asked
+    expect(r.host.current.received.length).toBe(before); // nothing overtakes the slow answer
+    rb.remove(); // pulled while answering: the answer still goes out, CardRemove after it
+    release.shift()!();
+    await r.host.waitFor(() => r.host.current.received.length === before + 4, 5000, "four frames");
+    expect(r.host.current.received.slice(before)).toEqual([
+      { type: MsgType.APDU, readerId: 1, apdu: Uint8Array.of(0xbb, 0x90, 0x00) },
+      { type: MsgType.APDU, readerId: 0, apdu: Uint8Array.of(0xaa, 0x90, 0x00) },
+      { type: MsgType.FlushComplete, readerId: 0 },
+      { type: MsgType.CardRemove, readerId: 1 },
+    ]);
+  });
+
+  it("a card that fails asynchronously gets the same VSC_Error and warning as one that throws", async () => {
+    const card = new EchoCard();
+    card.transmit = () => Promise.reject(new Error("token gone"));
+    const r = await start([new VirtualReader("r", card)]);
+    await r.waitEvent((e) => e.type === "card-inserted");
+    r.host.send({ type: MsgType.APDU, readerId: 0, apdu: Uint8Array.of(0, 0xb0, 0, 0, 0) });
+    expect(await r.host.next(isType(MsgType.Error))).toMatchObject({ readerId: 0, code: 1 });
+    await r.waitEvent((e) => e.type === "warning" && e.message === "card failed on an APDU: token gone");
+  });
+
   it("adds and removes a reader at run time", async () => {
     const ra = new VirtualReader("a", new EchoCard());
     const r = await start([ra], { readerIds: "multi" });
@@ -395,26 +428,15 @@ describe("VSCard client against a fake QEMU", () => {
   it("never sends a frame above the limit: an oversized response becomes an Error", async () => {
     const reader = new VirtualReader("r", {
       atr: new EchoCard().atr,
-      powerOn: () => new EchoCard().atr,
-      powerOff: () => undefined,
-      reset: () => new EchoCard().atr,
-      transmit: () => new Uint8Array(70000),
+      powerOn: async () => new EchoCard().atr,
+      powerOff: async () => undefined,
+      reset: async () => new EchoCard().atr,
+      transmit: async () => new Uint8Array(70000),
     });
     const r = await start([reader]);
     await r.waitEvent((e) => e.type === "card-inserted");
     r.host.send({ type: MsgType.APDU, readerId: 0, apdu: Uint8Array.of(0, 0xb0, 0, 0, 0) });
     expect(await r.host.next(isType(MsgType.Error))).toMatchObject({ readerId: 0, code: 1 });
-  });
-});
-
-describe("backoff", () => {
-  it("grows exponentially, is capped, and jitters within bounds", () => {
-    const opts = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0 };
-    expect([0, 1, 2, 3, 4, 5].map((a) => backoffDelay(a, opts))).toEqual([100, 200, 400, 800, 1000, 1000]);
-    const low = backoffDelay(3, { ...opts, jitter: 0.5, random: () => 0 });
-    const high = backoffDelay(3, { ...opts, jitter: 0.5, random: () => 0.999999 });
-    expect(low).toBe(400);
-    expect(high).toBe(800);
   });
 });
 
