@@ -120,6 +120,7 @@ export class VirtualCard implements CardServices, SmartCard {
     this.#getChallenge = !options.libcacardStrict;
     this.#warn = options.warn;
     this.#selectedAtReset = options.selectedAtReset ?? null;
+    this.#current[0] = this.#selectedAtReset;
   }
 
   // ---- power -------------------------------------------------------------
