@@ -14,6 +14,7 @@ import { performance } from "node:perf_hooks";
 import { openKeyStore } from "../src/tokens/open.js";
 import { createCacCard } from "../src/core/cac/cac-card.js";
 import type { VirtualCard } from "../src/core/card/card.js";
+import { rsaBits } from "../src/core/token/types.js";
 import { fromHex } from "../src/core/bytes.js";
 import { apduOps, signOp } from "./lib/ops.js";
 
@@ -32,11 +33,11 @@ async function main(): Promise<void> {
     const store = await openKeyStore({ db, nicknames: ["cert1", "cert2", "cert3"], deferKeyDecryption: true });
     cards.push(createCacCard(store));
   }
-  const ops = [...apduOps(cards[0]), signOp(cards[0], 0, cards[0].keyStore.credentials[0].keyBits)];
+  const ops = [...(await apduOps(cards[0])), await signOp(cards[0], 0, rsaBits(cards[0].keyStore.credentials[0].algorithm))];
   const created = performance.now() - start;
   for (const card of cards) {
-    card.powerOn();
-    for (const op of ops) for (const a of [...op.setup, ...op.apdus]) card.transmit(fromHex(a));
+    await card.powerOn();
+    for (const op of ops) for (const a of [...op.setup, ...op.apdus]) await card.transmit(fromHex(a));
   }
   const m = process.memoryUsage();
   process.stdout.write(

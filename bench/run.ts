@@ -30,6 +30,7 @@ import { performance } from "node:perf_hooks";
 import { openKeyStore } from "../src/tokens/open.js";
 import { createCacCard } from "../src/core/cac/cac-card.js";
 import type { VirtualCard } from "../src/core/card/card.js";
+import { rsaBits } from "../src/core/token/types.js";
 import { fromHex } from "../src/core/bytes.js";
 import { apduOps, signOp, type Op } from "./lib/ops.js";
 import { checkCacard, runCacard } from "./lib/inprocess.js";
@@ -145,16 +146,16 @@ async function sectionInprocess(libBinary: string | null, libReason: string): Pr
   const sample = await loadCard(SAMPLE_DB);
   let keyDb: KeyDb | null = null;
   let keyCard: VirtualCard | null = null;
-  const ops: { op: Op; card: VirtualCard; db: string }[] = apduOps(sample).map((op) => ({ op, card: sample, db: SAMPLE_DB }));
+  const ops: { op: Op; card: VirtualCard; db: string }[] = (await apduOps(sample)).map((op) => ({ op, card: sample, db: SAMPLE_DB }));
   if (haveCertutil()) {
     const t = performance.now();
     keyDb = makeKeyDb();
     log(`NSS DB with RSA-2048/3072/4096 keys made by certutil in ${((performance.now() - t) / 1000).toFixed(1)} s: ${keyDb.dir}`);
     keyCard = await loadCard(keyDb.dir);
-    for (const bits of KEY_SIZES) ops.push({ op: signOp(keyCard, keyDb.pkiIndex(bits), bits), card: keyCard, db: keyDb.dir });
+    for (const bits of KEY_SIZES) ops.push({ op: await signOp(keyCard, keyDb.pkiIndex(bits), bits), card: keyCard, db: keyDb.dir });
   } else {
     note("certutil not found (libnss3-tools): SIGN is measured with RSA-2048 from certs-sample only; no 3072/4096");
-    ops.push({ op: signOp(sample, 0, 2048), card: sample, db: SAMPLE_DB });
+    ops.push({ op: await signOp(sample, 0, 2048), card: sample, db: SAMPLE_DB });
   }
   try {
     // libcacard: one process per database, both driven line by line.
@@ -171,7 +172,7 @@ async function sectionInprocess(libBinary: string | null, libReason: string): Pr
         match.set(op.id, { ok: null });
         continue;
       }
-      const mine = checkCacard(card, op);
+      const mine = await checkCacard(card, op);
       const theirs = await lib.check(op);
       const i = mine.findIndex((r, k) => r !== theirs[k]);
       match.set(op.id, i < 0 && mine.length === theirs.length ? { ok: true } : { ok: false, why: `APDU ${i + 1}: cacard ${mine[i]?.slice(-40)} vs libcacard ${theirs[i]?.slice(-40)}` });
@@ -190,7 +191,7 @@ async function sectionInprocess(libBinary: string | null, libReason: string): Pr
       const ossl = new Map<number, number>();
       let osslOk = signBits.length > 0;
       for (const { op, card, db } of ops) {
-        const c = runCacard(card, op, op.kind === "sign" ? signSeconds : SECONDS);
+        const c = await runCacard(card, op, op.kind === "sign" ? signSeconds : SECONDS);
         const o = op.kind === "sign" && r >= 0 ? opensslRsaSign([op.bits!], 1) : null;
         if (o?.has(op.bits!)) ossl.set(op.bits!, o.get(op.bits!)!);
         else if (op.kind === "sign") osslOk = false;
@@ -247,7 +248,7 @@ async function sectionInprocess(libBinary: string | null, libReason: string): Pr
  */
 async function startupOps(): Promise<string[]> {
   const card = await loadCard(SAMPLE_DB);
-  const ops = [...apduOps(card), signOp(card, 0, card.keyStore.credentials[0].keyBits)];
+  const ops = [...(await apduOps(card)), await signOp(card, 0, rsaBits(card.keyStore.credentials[0].algorithm))];
   return ops.flatMap((op) => [...op.setup, ...op.apdus]);
 }
 
@@ -334,7 +335,7 @@ async function sectionRss(libBinary: string | null): Promise<Results["rss"]> {
   let lib: Record<string, unknown> | null = null;
   if (libBinary) {
     const card = await loadCard(SAMPLE_DB);
-    const ops = [...apduOps(card), signOp(card, 0, card.keyStore.credentials[0].keyBits)];
+    const ops = [...(await apduOps(card)), await signOp(card, 0, rsaBits(card.keyStore.credentials[0].algorithm))];
     const measure = async (n: number) => {
       const xs: number[] = [];
       for (let r = 0; r < runs; r++) {

@@ -28,15 +28,17 @@ const OK = Uint8Array.of(0x90, 0x00);
 
 class NullCard implements SmartCard {
   readonly atr = ATR;
-  powerOn(): Uint8Array {
-    return ATR;
+  powerOn(): Promise<Uint8Array> {
+    return Promise.resolve(ATR);
   }
-  powerOff(): void {}
-  reset(): Uint8Array {
-    return ATR;
+  powerOff(): Promise<void> {
+    return Promise.resolve();
   }
-  transmit(): Uint8Array {
-    return OK;
+  reset(): Promise<Uint8Array> {
+    return Promise.resolve(ATR);
+  }
+  transmit(): Promise<Uint8Array> {
+    return Promise.resolve(OK);
   }
 }
 

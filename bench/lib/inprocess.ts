@@ -17,12 +17,16 @@ export interface RunResult {
  * Power-on, setup, then iterations for ~`seconds`. The clock is read every
  * `batch` iterations; batch doubles from 1 while a batch takes under 10 ms
  * (so the clock costs nothing measurable and slow operations do not overrun).
+ *
+ * A batch is pipelined: every transmit() is issued, then only the last answer
+ * is awaited. The card answers in order, so that one settles after all the
+ * others, and the loop pays one await per batch, not per APDU.
  */
-export function runCacard(card: SmartCard, op: Op, seconds: number): RunResult {
+export async function runCacard(card: SmartCard, op: Op, seconds: number): Promise<RunResult> {
   const setup = op.setup.map(fromHex);
   const apdus = op.apdus.map(fromHex);
-  card.powerOn();
-  for (const a of setup) card.transmit(a);
+  await card.powerOn();
+  for (const a of setup) await card.transmit(a);
   let iterations = 0;
   let batch = 1;
   let elapsed = 0;
@@ -30,9 +34,11 @@ export function runCacard(card: SmartCard, op: Op, seconds: number): RunResult {
   const start = performance.now();
   while (elapsed < limit) {
     const before = elapsed;
+    let last: Promise<Uint8Array> | undefined;
     for (let b = 0; b < batch; b++) {
-      for (let i = 0; i < apdus.length; i++) card.transmit(apdus[i]);
+      for (let i = 0; i < apdus.length; i++) last = card.transmit(apdus[i]);
     }
+    await last;
     iterations += batch;
     elapsed = performance.now() - start;
     if (elapsed - before < 10 && batch < 1024) batch *= 2;
@@ -41,7 +47,8 @@ export function runCacard(card: SmartCard, op: Op, seconds: number): RunResult {
 }
 
 /** Power cycle, setup, one iteration: every reply as hex (setup replies first). */
-export function checkCacard(card: SmartCard, op: Op): string[] {
-  card.powerOn();
-  return [...op.setup, ...op.apdus].map((a) => toHex(card.transmit(fromHex(a))));
+export async function checkCacard(card: SmartCard, op: Op): Promise<string[]> {
+  await card.powerOn();
+  const replies = await Promise.all([...op.setup, ...op.apdus].map((a) => card.transmit(fromHex(a))));
+  return replies.map(toHex);
 }

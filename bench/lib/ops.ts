@@ -41,14 +41,14 @@ function sw(response: Uint8Array): number {
   return (response[response.length - 2] << 8) | response[response.length - 1];
 }
 
-function send(card: SmartCard, hex: string): Uint8Array {
+function send(card: SmartCard, hex: string): Promise<Uint8Array> {
   return card.transmit(fromHex(hex));
 }
 
 /** READ BUFFER of one buffer: the 2-byte little-endian length, then 240-byte chunks. */
-function readBufferApdus(card: SmartCard, type: 1 | 2): string[] {
+async function readBufferApdus(card: SmartCard, type: 1 | 2): Promise<string[]> {
   const lengthApdu = `8052000002${h2(type)}0202`;
-  const r = send(card, lengthApdu);
+  const r = await send(card, lengthApdu);
   if (sw(r) !== 0x9000 || r.length !== 4) throw new Error(`READ BUFFER length of buffer ${type}: ${toHex(r)}`);
   const total = 2 + (r[0] | (r[1] << 8));
   const out = [lengthApdu];
@@ -60,10 +60,10 @@ function readBufferApdus(card: SmartCard, type: 1 | 2): string[] {
 }
 
 /** The whole certificate of PKI applet `index`, as OpenSC reads it: tag buffer, then value buffer. */
-export function readCertificateOp(card: SmartCard, index: number): Op {
-  card.powerOn();
-  send(card, selectPki(index));
-  const apdus = [...readBufferApdus(card, 1), ...readBufferApdus(card, 2)];
+export async function readCertificateOp(card: SmartCard, index: number): Promise<Op> {
+  await card.powerOn();
+  await send(card, selectPki(index));
+  const apdus = [...(await readBufferApdus(card, 1)), ...(await readBufferApdus(card, 2))];
   return {
     id: `read-cert${index}`,
     name: `READ BUFFER, whole certificate ${index + 1} (${apdus.length} APDUs)`,
@@ -83,7 +83,7 @@ export function pkcs1Block(bytes: number): Uint8Array {
  * with P1=80, the final chunk with P1=00, then GET RESPONSE while the card
  * says 61xx. Checks that the result is a signature of the modulus length.
  */
-export function signOp(card: SmartCard, index: number, bits: number): Op {
+export async function signOp(card: SmartCard, index: number, bits: number): Promise<Op> {
   const block = pkcs1Block(bits / 8);
   const apdus: string[] = [];
   for (let off = 0; off < block.length; off += CHUNK) {
@@ -91,18 +91,18 @@ export function signOp(card: SmartCard, index: number, bits: number): Op {
     const last = off + CHUNK >= block.length;
     apdus.push(`8042${last ? "00" : "80"}00${h2(chunk.length)}${toHex(chunk)}`);
   }
-  card.powerOn();
-  send(card, selectPki(index));
+  await card.powerOn();
+  await send(card, selectPki(index));
   let r: Uint8Array = new Uint8Array(0);
   for (let i = 0; i < apdus.length; i++) {
-    r = send(card, apdus[i]);
+    r = await send(card, apdus[i]);
     if (i < apdus.length - 1 && sw(r) !== 0x9000) throw new Error(`SIGN chunk answered ${toHex(r)}`);
   }
   let got = r.length - 2;
   while (sw(r) >> 8 === 0x61) {
     const gr = `00C00000${h2(sw(r) & 0xff)}`;
     apdus.push(gr);
-    r = send(card, gr);
+    r = await send(card, gr);
     got += r.length - 2;
   }
   if (sw(r) !== 0x9000 || got !== bits / 8) {
@@ -120,11 +120,11 @@ export function signOp(card: SmartCard, index: number, bits: number): Op {
 }
 
 /** The non-crypto operations, worked out on `card` (the sample database's card). */
-export function apduOps(card: SmartCard): Op[] {
+export async function apduOps(card: SmartCard): Promise<Op[]> {
   return [
     { id: "select", name: "SELECT PKI applet", kind: "apdu", setup: [], apdus: [selectPki(0)] },
     { id: "get-properties", name: "GET PROPERTIES (PKI 0)", kind: "apdu", setup: [selectPki(0)], apdus: ["8056010000"] },
-    readCertificateOp(card, 0),
+    await readCertificateOp(card, 0),
     { id: "verify", name: "VERIFY (PIN 12345678)", kind: "apdu", setup: [], apdus: ["00200000083132333435363738"] },
   ];
 }

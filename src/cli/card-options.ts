@@ -87,6 +87,15 @@ export function parsePinTries(value: string | undefined): number | undefined {
   return n;
 }
 
+/**
+ * The PIN policy --pin-tries asks for, as card options (none without it, as
+ * libcacard). Checked before any key store is opened, so a typo fails fast.
+ */
+export function pinOptions(values: Pick<CardOptionValues, "pin-tries">): Pick<CacCardOptions, "pinPolicy"> {
+  const tries = parsePinTries(values["pin-tries"]);
+  return tries === undefined ? {} : { pinPolicy: { maxTries: tries } };
+}
+
 export interface StoreOpenOptions {
   /**
    * Decrypt private keys at first use (default true: a fast start). `cacard
@@ -124,10 +133,9 @@ export async function cardFromOptions(
   password?: Uint8Array,
   open: StoreOpenOptions = {},
 ): Promise<VirtualCard> {
-  const tries = parsePinTries(values["pin-tries"]);
+  const pin = pinOptions(values);
   const store = await keyStoreFromOptions(values, password, open);
-  const options: CacCardOptions = { ...extra };
-  if (tries !== undefined) options.pinPolicy = { maxTries: tries };
+  const options: CacCardOptions = { ...extra, ...pin };
   if (values.trace && !options.trace) options.trace = stderrTrace;
   options.warn ??= stderrWarn;
   return createCacCard(store, options);

@@ -1,9 +1,9 @@
 /** CLI failures: a usage error exits 2, anything else 1; both print one line. */
-export class UsageError extends Error {
-  readonly code = "CLI_USAGE";
+import { CacardError } from "../core/errors.js";
+
+export class UsageError extends CacardError {
   constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
+    super("CLI_USAGE", message);
   }
 }
 

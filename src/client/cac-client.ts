@@ -6,16 +6,30 @@
  */
 import type { SmartCard } from "../core/card/reader.js";
 import { AID } from "../core/cac/aids.js";
+import { CertTag } from "../core/cac/pki.js";
+import { headers, SimpleTlvError } from "../core/cac/simpletlv.js";
 import { concatBytes } from "../core/bytes.js";
+import { CacardError } from "../core/errors.js";
 
-export class CardStatusError extends Error {
-  readonly code = "CARD_STATUS";
+/** The card refused a command the client needed (its status word is in `sw`). */
+export class CardStatusError extends CacardError {
   constructor(
     readonly sw: number,
     what: string,
   ) {
-    super(`${what} failed with SW ${sw.toString(16).toUpperCase().padStart(4, "0")}`);
-    this.name = "CardStatusError";
+    super("CARD_STATUS", `${what} failed with SW ${sw.toString(16).toUpperCase().padStart(4, "0")}`);
+  }
+}
+
+export type CacClientErrorCode =
+  | "CAC_CLIENT_NO_CERTIFICATE" // a PKI object without a certificate (tag 70)
+  | "CAC_CLIENT_SHORT_RESPONSE"; // a response without SW1 SW2
+
+/** The card answered, but not in a shape a CAC host can use. */
+export class CacClientError extends CacardError {
+  declare readonly code: CacClientErrorCode;
+  constructor(code: CacClientErrorCode, message: string) {
+    super(code, message);
   }
 }
 
@@ -41,77 +55,81 @@ export class CacClient {
   constructor(readonly card: SmartCard) {}
 
   /** Sends one APDU and follows 61xx / 6Cxx like a T=0 host does. */
-  transceive(command: Uint8Array): Reply {
-    let response = this.#send(command);
+  async transceive(command: Uint8Array): Promise<Reply> {
+    let response = await this.#send(command);
     let sw = swOf(response);
     if (sw >> 8 === 0x6c) {
       const again = command.slice();
       again[again.length - 1] = sw & 0xff;
-      response = this.#send(again);
+      response = await this.#send(again);
       sw = swOf(response);
     }
     const chunks: Uint8Array[] = [response.subarray(0, response.length - 2)];
     while (sw >> 8 === 0x61) {
-      response = this.#send(Uint8Array.of(0x00, 0xc0, 0x00, 0x00, sw & 0xff));
+      response = await this.#send(Uint8Array.of(0x00, 0xc0, 0x00, 0x00, sw & 0xff));
       sw = swOf(response);
       chunks.push(response.subarray(0, response.length - 2));
     }
     return { data: concatBytes(...chunks), sw };
   }
 
-  #send(command: Uint8Array): Uint8Array {
+  #send(command: Uint8Array): Promise<Uint8Array> {
     this.exchanges++;
     return this.card.transmit(command);
   }
 
-  expectOk(command: Uint8Array, what: string): Uint8Array {
-    const reply = this.transceive(command);
+  async expectOk(command: Uint8Array, what: string): Promise<Uint8Array> {
+    const reply = await this.transceive(command);
     if (reply.sw !== 0x9000) throw new CardStatusError(reply.sw, what);
     return reply.data;
   }
 
-  select(aid: Uint8Array): Uint8Array {
+  select(aid: Uint8Array): Promise<Uint8Array> {
     return this.expectOk(apdu(0x00, 0xa4, 0x04, 0x00, aid), "SELECT");
   }
 
-  getProperties(): Uint8Array {
+  getProperties(): Promise<Uint8Array> {
     return this.expectOk(apdu(0x80, 0x56, 0x01, 0x00, undefined, 0x00), "GET PROPERTIES");
   }
 
   /** Reads a whole CAC buffer (type 1 = tags, 2 = values) without its length prefix. */
-  readBuffer(type: 1 | 2): Uint8Array {
-    const head = this.expectOk(apdu(0x80, 0x52, 0x00, 0x00, Uint8Array.of(type, 2), 2), "READ BUFFER");
+  async readBuffer(type: 1 | 2): Promise<Uint8Array> {
+    const head = await this.expectOk(apdu(0x80, 0x52, 0x00, 0x00, Uint8Array.of(type, 2), 2), "READ BUFFER");
     const length = head[0] | (head[1] << 8);
     const parts: Uint8Array[] = [];
     for (let offset = 2; offset < length + 2; offset += CHUNK) {
       const n = Math.min(CHUNK, length + 2 - offset);
-      parts.push(this.expectOk(apdu(0x80, 0x52, offset >> 8, offset & 0xff, Uint8Array.of(type, n), n), "READ BUFFER"));
+      parts.push(await this.expectOk(apdu(0x80, 0x52, offset >> 8, offset & 0xff, Uint8Array.of(type, n), n), "READ BUFFER"));
     }
     return concatBytes(...parts);
   }
 
   /** VERIFY with the PIN padded with FF to 8 bytes, as OpenSC's CAC emulator sends it. */
-  verify(pin: Uint8Array): number {
+  async verify(pin: Uint8Array): Promise<number> {
     const padded = new Uint8Array(Math.max(8, pin.length)).fill(0xff);
     padded.set(pin);
-    return this.transceive(apdu(0x00, 0x20, 0x00, 0x00, padded)).sw;
+    const { sw } = await this.transceive(apdu(0x00, 0x20, 0x00, 0x00, padded));
+    padded.fill(0);
+    return sw;
   }
 
   /** Raw RSA on the selected PKI applet, chained in 240-byte pieces like OpenSC. */
-  rsaPrivate(input: Uint8Array): Uint8Array {
+  async rsaPrivate(input: Uint8Array): Promise<Uint8Array> {
     let offset = 0;
     while (input.length - offset > CHUNK) {
-      this.expectOk(apdu(0x80, 0x42, 0x80, 0x00, input.subarray(offset, offset + CHUNK)), "SIGN/DECRYPT");
+      await this.expectOk(apdu(0x80, 0x42, 0x80, 0x00, input.subarray(offset, offset + CHUNK)), "SIGN/DECRYPT");
       offset += CHUNK;
     }
     return this.expectOk(apdu(0x80, 0x42, 0x00, 0x00, input.subarray(offset)), "SIGN/DECRYPT");
   }
 
   /** Selects PKI applet i and returns its certificate DER (value buffer minus the CertInfo TLV). */
-  readCertificate(index: number): Uint8Array {
-    this.select(AID.pki(index));
-    const certificate = certificateFromBuffers(this.readBuffer(1), this.readBuffer(2));
-    if (certificate === null) throw new Error(`PKI ${index}: no certificate in the tag buffer`);
+  async readCertificate(index: number): Promise<Uint8Array> {
+    await this.select(AID.pki(index));
+    const certificate = certificateFromBuffers(await this.readBuffer(1), await this.readBuffer(2));
+    if (certificate === null) {
+      throw new CacClientError("CAC_CLIENT_NO_CERTIFICATE", `PKI ${index}: no certificate in the tag buffer`);
+    }
     return certificate;
   }
 }
@@ -123,30 +141,20 @@ export class CacClient {
  */
 export function certificateFromBuffers(tags: Uint8Array, values: Uint8Array): Uint8Array | null {
   let v = 0;
-  for (const { tag, length } of simpleTlvHeaders(tags)) {
-    if (tag === 0x70) return v + length <= values.length ? values.subarray(v, v + length) : null;
-    v += length;
+  try {
+    for (const { tag, length } of headers(tags)) {
+      if (tag === CertTag.CERTIFICATE) return v + length <= values.length ? values.subarray(v, v + length) : null;
+      v += length;
+    }
+  } catch (e) {
+    // A damaged header before tag 70: no certificate, as for a buffer without one.
+    if (e instanceof SimpleTlvError) return null;
+    throw e;
   }
   return null;
 }
 
-/** Tag and length of each header in a CAC tag buffer (values live elsewhere). */
-function* simpleTlvHeaders(tags: Uint8Array): Generator<{ tag: number; length: number }> {
-  let t = 0;
-  while (t + 2 <= tags.length) {
-    const tag = tags[t];
-    let length = tags[t + 1];
-    t += 2;
-    if (length === 0xff) {
-      if (t + 2 > tags.length) return;
-      length = tags[t] | (tags[t + 1] << 8);
-      t += 2;
-    }
-    yield { tag, length };
-  }
-}
-
 function swOf(response: Uint8Array): number {
-  if (response.length < 2) throw new Error("response shorter than a status word");
+  if (response.length < 2) throw new CacClientError("CAC_CLIENT_SHORT_RESPONSE", "response shorter than a status word");
   return (response[response.length - 2] << 8) | response[response.length - 1];
 }

@@ -1,4 +1,5 @@
 /** Byte helpers shared by the codecs. Bytes are always Uint8Array. */
+import { CacardError } from "./errors.js";
 
 const HEX = "0123456789ABCDEF";
 
@@ -12,11 +13,9 @@ export function toHex(bytes: Uint8Array): string {
   return out;
 }
 
-export class HexFormatError extends Error {
-  readonly code = "CACARD_BAD_HEX";
+export class HexFormatError extends CacardError {
   constructor(message: string) {
-    super(message);
-    this.name = "HexFormatError";
+    super("CACARD_BAD_HEX", message);
   }
 }
 

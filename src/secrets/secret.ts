@@ -16,6 +16,7 @@
  */
 import { createDecipheriv } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { CacardError } from "../core/errors.js";
 
 export type SecretErrorCode =
   | "SECRET_SYNTAX" // malformed option string or property
@@ -26,13 +27,10 @@ export type SecretErrorCode =
   | "SECRET_NOT_FOUND" // lookup of an unknown id
   | "SECRET_NOT_UTF8"; // consumer needs text
 
-export class SecretError extends Error {
-  constructor(
-    readonly code: SecretErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "SecretError";
+export class SecretError extends CacardError {
+  declare readonly code: SecretErrorCode;
+  constructor(code: SecretErrorCode, message: string) {
+    super(code, message);
   }
 }
 

@@ -48,20 +48,20 @@ const mutated = fc
 const anyApdu = fc.oneof({ weight: 2, arbitrary: apduArb }, { weight: 1, arbitrary: mutated });
 
 describe("card fuzz", () => {
-  it(`${TOTAL} APDUs (seed ${SEED}): never throws, always a plausible SW, memory flat`, () => {
+  it(`${TOTAL} APDUs (seed ${SEED}): never throws, always a plausible SW, memory flat`, async () => {
     const stores = [memoryStore({ password: "12345678" }), memoryStore()];
     let total = 0;
     let rssAfterWarmup = 0;
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         fc.array(anyApdu, { minLength: PER_SEQUENCE, maxLength: PER_SEQUENCE }),
         fc.boolean(),
         fc.boolean(),
-        (apdus, strict, password) => {
+        async (apdus, strict, password) => {
           const card = createCacCard(stores[password ? 0 : 1], { libcacardStrict: strict });
-          card.powerOn();
+          await card.powerOn();
           for (const a of apdus) {
-            const r = card.transmit(a);
+            const r = await card.transmit(a);
             total++;
             if (r.length < 2) throw new Error(`short response to ${Buffer.from(a).toString("hex")}`);
             const sw = (r[r.length - 2] << 8) | r[r.length - 1];

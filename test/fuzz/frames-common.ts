@@ -129,16 +129,16 @@ export class SwappableCard implements SmartCard {
   get atr(): Uint8Array {
     return this.inner.atr;
   }
-  powerOn(): Uint8Array {
+  powerOn(): Promise<Uint8Array> {
     return this.inner.powerOn();
   }
-  powerOff(): void {
-    this.inner.powerOff();
+  powerOff(): Promise<void> {
+    return this.inner.powerOff();
   }
-  reset(): Uint8Array {
+  reset(): Promise<Uint8Array> {
     return this.inner.reset();
   }
-  transmit(command: Uint8Array): Uint8Array {
+  transmit(command: Uint8Array): Promise<Uint8Array> {
     this.transmits++;
     return this.inner.transmit(command);
   }

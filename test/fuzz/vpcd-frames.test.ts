@@ -348,7 +348,10 @@ describe("vpcd frame fuzz", () => {
 });
 
 /** What the card side must send back for each decoded payload, computed on the twin card. */
-function expectedReplies(twin: VirtualCard, payloads: readonly Uint8Array[]): { command: Uint8Array; reply: Uint8Array }[] {
+async function expectedReplies(
+  twin: VirtualCard,
+  payloads: readonly Uint8Array[],
+): Promise<{ command: Uint8Array; reply: Uint8Array }[]> {
   const out: { command: Uint8Array; reply: Uint8Array }[] = [];
   for (const p of payloads) {
     if (p.length === 1) {
@@ -357,18 +360,18 @@ function expectedReplies(twin: VirtualCard, payloads: readonly Uint8Array[]): { 
           out.push({ command: p, reply: twin.atr });
           break;
         case VpcdControl.POWER_OFF:
-          twin.powerOff();
+          await twin.powerOff();
           break;
         case VpcdControl.POWER_ON:
-          twin.powerOn();
+          await twin.powerOn();
           break;
         case VpcdControl.RESET:
-          twin.reset();
+          await twin.reset();
           break;
         default: // unknown codes get no answer
       }
     } else {
-      out.push({ command: p, reply: twin.transmit(p) });
+      out.push({ command: p, reply: await twin.transmit(p) });
     }
   }
   return out;
@@ -393,7 +396,7 @@ async function oneConnection(
   // Over TCP the client never holds more than one partial frame plus one read, so only
   // a zero length is a protocol error here; pieces do not change the outcome.
   const model = modelDecode(stream, [stream.length], Number.POSITIVE_INFINITY);
-  const expected = expectedReplies(twin, model.payloads);
+  const expected = await expectedReplies(twin, model.payloads);
 
   const replies: Uint8Array[] = [];
   let raw: Uint8Array = new Uint8Array(0);

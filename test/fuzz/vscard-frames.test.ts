@@ -407,17 +407,17 @@ describe("VSCard frame fuzz", () => {
 });
 
 /** What the card side must send back for each host message, computed on the twin card. */
-function expectedReplies(
+async function expectedReplies(
   twin: VirtualCard,
   messages: readonly VscMessage[],
-): { replies: { command: Uint8Array | null; reply: VscMessage }[]; fatal: boolean } {
+): Promise<{ replies: { command: Uint8Array | null; reply: VscMessage }[]; fatal: boolean }> {
   const replies: { command: Uint8Array | null; reply: VscMessage }[] = [];
   for (const m of messages) {
     if (m.type === MsgType.APDU) {
       // Reader 0 is the one the fake attached; any other id has no card.
       replies.push(
         m.readerId === 0
-          ? { command: m.apdu, reply: { type: MsgType.APDU, readerId: 0, apdu: twin.transmit(m.apdu) } }
+          ? { command: m.apdu, reply: { type: MsgType.APDU, readerId: 0, apdu: await twin.transmit(m.apdu) } }
           : { command: null, reply: { type: MsgType.Error, readerId: m.readerId, code: ErrorCode.GeneralError } },
       );
     } else if (m.type === MsgType.Flush) {
@@ -444,7 +444,7 @@ async function oneConnection(
 ): Promise<void> {
   const socket = await deadline(acceptor.next(), 10_000, () => `no connection from cacard (${where})`);
   const twin = card.fresh();
-  twin.powerOn(); // the session powers the card on when it sends the ATR
+  await twin.powerOn(); // the session powers the card on when it sends the ATR
 
   const framer = new VscFramer();
   const received: VscMessage[] = [];
@@ -497,7 +497,7 @@ async function oneConnection(
 
   // The fuzzed stream: the model decides what cacard must answer and whether it must hang up.
   const model = modelFrame(stream, [stream.length], MAX_FRAME_LENGTH);
-  const expected = expectedReplies(twin, model.beforeError);
+  const expected = await expectedReplies(twin, model.beforeError);
   const mustClose = model.error !== null || expected.fatal;
   const pieces = randomChunks(stream.length, chunkSeed, 4096);
   const trickle = (chunkSeed & 15) === 0;

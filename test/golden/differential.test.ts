@@ -45,14 +45,14 @@ describe.skipIf(!REF && !CI)("differential: libcacard 2.8.0 vs cacard", () => {
         expect(ref.status, ref.stderr).toBe(0);
         const expected = ref.stdout.trim().split("\n");
         const card = createCacCard(store, { libcacardStrict: true });
-        card.powerOn();
-        seq.forEach((a, i) => {
-          const got = toHex(card.transmit(a));
+        await card.powerOn();
+        for (const [i, a] of seq.entries()) {
+          const got = toHex(await card.transmit(a));
           if (got !== expected[i]) {
             const context = seq.slice(Math.max(0, i - 8), i + 1).map((x, k) => `  ${toHex(x)} -> ${expected[Math.max(0, i - 8) + k]}`);
             expect.fail(`sequence ${n}, APDU ${i}: ${toHex(a)}\n libcacard: ${expected[i]}\n cacard:    ${got}\n${context.join("\n")}`);
           }
-        });
+        }
       }
     }, 300_000);
   }

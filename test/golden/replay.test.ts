@@ -29,16 +29,16 @@ describe("golden transcripts from libcacard 2.8.0", () => {
         skipMissing: true, // certs-missing.txt: libcacard skips unknown nicknames
       });
       const card = createCacCard(store, { libcacardStrict: true });
-      let atr = card.powerOn();
+      let atr = await card.powerOn();
       let checked = 0;
       for (const step of t.steps) {
         if (step.kind === "reset") {
-          card.powerOff();
-          atr = card.powerOn();
+          await card.powerOff();
+          atr = await card.powerOn();
         } else if (step.kind === "atr") {
           expect(toHex(atr), `${file}:${step.line} ${step.title}`).toBe(step.expected);
         } else {
-          const got = toHex(card.transmit(fromHex(step.command)));
+          const got = toHex(await card.transmit(fromHex(step.command)));
           expect(got, `${file}:${step.line} ${step.title}\n>> ${step.command}`).toBe(step.expected);
           checked++;
         }

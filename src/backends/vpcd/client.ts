@@ -10,8 +10,9 @@ import { EventEmitter } from "node:events";
 import { Socket } from "node:net";
 import type { SmartCard, VirtualReader } from "../../core/card/reader.js";
 import { redactPins } from "../../core/card/card.js";
+import { CacardError } from "../../core/errors.js";
+import { backoffDelay, type BackoffPolicy } from "../backoff.js";
 import {
-  DEFAULT_BACKOFF,
   FrameDecoder,
   MAX_FRAME_PAYLOAD,
   MAX_PENDING_INPUT,
@@ -20,13 +21,14 @@ import {
   VPCD_DEFAULT_PORT,
   VpcdControl,
   VpcdProtocolError,
-  backoffDelay,
   classifyPayload,
   controlName,
   encodeFrame,
-  type BackoffPolicy,
 } from "./protocol.js";
 import { quickAckSupport, type QuickAckSetter } from "./quick-ack.js";
+
+/** Reconnect delays: quick first retries (pcscd restarts in well under a second), 5 s at most. */
+export const VPCD_DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 5000, factor: 2, jitter: 0.2 };
 
 /** Gives up on a connect() that neither succeeds nor fails (remote hosts). */
 export const CONNECT_TIMEOUT_MS = 5000;
@@ -81,6 +83,22 @@ export interface VpcdClientOptions {
   readonly quickAck?: boolean | QuickAckSetter;
 }
 
+export type VpcdCardErrorCode =
+  | "VPCD_NO_CARD" // a frame arrived while the reader was empty
+  | "VPCD_BAD_ATR" // the card's ATR cannot be sent in a frame
+  | "VPCD_BAD_RESPONSE"; // the card's answer is shorter than SW1 SW2 or longer than a frame
+
+/** The card could not be served to vpcd; the connection is dropped. */
+export class VpcdCardError extends CacardError {
+  declare readonly code: VpcdCardErrorCode;
+  constructor(code: VpcdCardErrorCode, message: string) {
+    super(code, message);
+  }
+}
+
+/** The reply to one frame: a payload, none (most control codes), or one the card is still working out. */
+type Answer = Uint8Array | null | Promise<Uint8Array | null>;
+
 /** Why a socket was closed by us (the card was pulled, we stopped, or the peer misbehaved). */
 type CloseCause = "removed" | "stopped" | "protocol" | "card-failure" | "connect-timeout";
 
@@ -107,6 +125,8 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
   #retryTimer: NodeJS.Timeout | null = null;
   #connectTimer: NodeJS.Timeout | null = null;
   #started = false;
+  /** The connection whose frame the card is answering: its later frames wait in its decoder, in order. */
+  #answering: Socket | null = null;
   #stoppedPromise: Promise<void>;
   #resolveStopped!: () => void;
 
@@ -127,7 +147,7 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
     if (!Number.isInteger(this.port) || this.port < 1 || this.port > 0xffff) {
       throw new RangeError(`port ${this.port} is not a TCP port`);
     }
-    this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.#backoff = options.backoff ?? VPCD_DEFAULT_BACKOFF;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.#maxPendingInput = options.maxPendingInput ?? MAX_PENDING_INPUT;
     this.#random = options.random ?? Math.random;
@@ -340,9 +360,13 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
     this.#pump(socket, decoder);
   }
 
-  /** Handles every complete frame, unless the peer is not reading our replies. */
+  /**
+   * Handles every complete frame in order, unless the peer is not reading our
+   * replies or the card is still answering an earlier one (then the rest wait
+   * in the decoder, whose bound keeps a peer that does not wait in check).
+   */
   #pump(socket: Socket, decoder: FrameDecoder): void {
-    while (this.#socket === socket && this.#closeCause === null) {
+    while (this.#socket === socket && this.#closeCause === null && this.#answering !== socket) {
       if (socket.writableLength > MAX_PENDING_OUTPUT) {
         socket.pause(); // resumed on "drain"
         return;
@@ -357,21 +381,45 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
       if (payload === null) return;
       // vpcd talks to us: the session is good, so the next drop retries quickly.
       this.#attempt = 0;
-      let reply: Uint8Array | null;
+      let reply: Answer;
       try {
         reply = this.#answer(payload);
       } catch (e) {
-        this.#drop(e instanceof VpcdProtocolError ? "protocol" : "card-failure", e as Error);
+        this.#failed(e);
+        return;
+      }
+      if (reply !== null && !(reply instanceof Uint8Array)) {
+        this.#answering = socket;
+        reply.then(
+          (r) => this.#answered(socket, decoder, r),
+          (e) => this.#answered(socket, decoder, null, e),
+        );
         return;
       }
       if (reply !== null) socket.write(encodeFrame(reply));
     }
   }
 
+  /** The card answered (or failed); send the reply if the connection is still the same, then go on. */
+  #answered(socket: Socket, decoder: FrameDecoder, reply: Uint8Array | null, error?: unknown): void {
+    if (this.#answering === socket) this.#answering = null;
+    if (this.#socket !== socket || this.#closeCause !== null) return;
+    if (error !== undefined) {
+      this.#failed(error);
+      return;
+    }
+    if (reply !== null) socket.write(encodeFrame(reply));
+    this.#pump(socket, decoder);
+  }
+
+  #failed(e: unknown): void {
+    this.#drop(e instanceof VpcdProtocolError ? "protocol" : "card-failure", e as Error);
+  }
+
   /** The reply payload for one frame, or null for control codes that get none. */
-  #answer(payload: Uint8Array): Uint8Array | null {
+  #answer(payload: Uint8Array): Answer {
     const card: SmartCard | null = this.reader.card;
-    if (card === null) throw new Error("no card in the reader");
+    if (card === null) throw new VpcdCardError("VPCD_NO_CARD", "no card in the reader");
     const message = classifyPayload(payload);
     if (message.kind === "control") {
       const name = controlName(message.code);
@@ -379,29 +427,30 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
       switch (message.code) {
         case VpcdControl.GET_ATR: {
           const atr = card.atr;
-          if (atr.length === 0 || atr.length > MAX_FRAME_PAYLOAD) throw new Error("the card has no usable ATR");
+          if (atr.length === 0 || atr.length > MAX_FRAME_PAYLOAD) {
+            throw new VpcdCardError("VPCD_BAD_ATR", "the card has no usable ATR");
+          }
           return atr;
         }
         case VpcdControl.POWER_OFF:
-          card.powerOff();
-          return null;
+          return card.powerOff().then(() => null);
         case VpcdControl.POWER_ON:
-          card.powerOn();
-          return null;
+          return card.powerOn().then(() => null);
         case VpcdControl.RESET:
-          card.reset();
-          return null;
+          return card.reset().then(() => null);
         default:
           // vpcd never sends other codes; answering would desynchronise it.
           this.#log(`ignoring vpcd control code ${name}`);
           return null;
       }
     }
-    const response = card.transmit(message.apdu);
-    if (response.length < MIN_RESPONSE_LENGTH || response.length > MAX_FRAME_PAYLOAD) {
-      throw new Error(`card returned a ${response.length}-byte response`);
-    }
-    if (this.listenerCount("apdu") > 0) this.emit("apdu", redactPins(message.apdu), response);
-    return response;
+    const command = message.apdu;
+    return card.transmit(command).then((response) => {
+      if (response.length < MIN_RESPONSE_LENGTH || response.length > MAX_FRAME_PAYLOAD) {
+        throw new VpcdCardError("VPCD_BAD_RESPONSE", `card returned a ${response.length}-byte response`);
+      }
+      if (this.listenerCount("apdu") > 0) this.emit("apdu", redactPins(command), response);
+      return response;
+    });
   }
 }

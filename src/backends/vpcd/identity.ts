@@ -8,14 +8,13 @@
  * SHA-256(base serial ‖ "cacard-card" ‖ salt ‖ 0x00 ‖ index as 4 bytes BE).
  *
  * OpenSC's CAC driver does not read that serial: it reports the CCC card
- * identifier (CUID bytes 7..20), which libcacard keeps static. The CCC id
- * derived here (the first 14 serial bytes) only reaches the card once the
- * CAC layer accepts a per-card identifier (see docs/vpcd.md).
+ * identifier (CUID bytes 7..20), which libcacard keeps static. Derived cards
+ * therefore also get their own CCC card id, the first CCC_CARD_ID_LENGTH
+ * bytes of their serial (createCacCard's `cccCardId`); card 0 without a salt
+ * keeps libcacard's static one.
  */
 import { createHash } from "node:crypto";
-
-/** Length of the card id in the CCC's CUID (libcacard's static one has 14 bytes). */
-export const CCC_CARD_ID_LENGTH = 14;
+import { CCC_CARD_ID_LENGTH } from "../../core/cac/ccc.js";
 /** Upper bound for `--cards`: vpcd's slots, and what a PC/SC stack handles comfortably. */
 export const MAX_CARDS = 16;
 

@@ -2,4 +2,4 @@
 export * from "./protocol.js";
 export * from "./client.js";
 export * from "./identity.js";
-export * from "./control.js";
+export * from "./card-set.js";

@@ -8,6 +8,7 @@
  * would block forever trying to read it, so the encoder refuses to build one
  * and the decoder rejects one.
  */
+import { CacardError } from "../../core/errors.js";
 
 /** vpcd's listening port for slot 0 (0x8C7B); slot n listens on port + n. */
 export const VPCD_DEFAULT_PORT = 35963;
@@ -46,13 +47,11 @@ export type VpcdProtocolErrorCode =
   | "VPCD_EMPTY_FRAME" // an outgoing payload of 0 bytes
   | "VPCD_INPUT_OVERFLOW"; // the peer sent more than MAX_PENDING_INPUT unprocessed bytes
 
-export class VpcdProtocolError extends Error {
-  constructor(
-    readonly code: VpcdProtocolErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "VpcdProtocolError";
+/** A violation of the vpcd wire format; the connection it came from must be dropped. */
+export class VpcdProtocolError extends CacardError {
+  declare readonly code: VpcdProtocolErrorCode;
+  constructor(code: VpcdProtocolErrorCode, message: string) {
+    super(code, message);
   }
 }
 
@@ -186,30 +185,4 @@ export class FrameDecoder {
     this.#buffered -= n;
     return out;
   }
-}
-
-/** Exponential backoff with jitter for reconnecting to vpcd. */
-export interface BackoffPolicy {
-  /** First delay in ms. */
-  readonly initialMs: number;
-  /** Ceiling in ms. */
-  readonly maxMs: number;
-  /** Growth per failed attempt. */
-  readonly factor: number;
-  /** Fraction of the delay that is randomised away (0 = none, 1 = "full jitter"). */
-  readonly jitter: number;
-}
-
-export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 5000, factor: 2, jitter: 0.2 };
-
-/**
- * Delay before reconnect attempt number `attempt` (0 = first retry).
- * `random` returns [0, 1); the result lies in [(1 - jitter) * d, d] where d
- * is the capped exponential delay.
- */
-export function backoffDelay(attempt: number, policy: BackoffPolicy = DEFAULT_BACKOFF, random = Math.random): number {
-  const exponent = Math.max(0, Math.min(attempt, 64));
-  const base = Math.min(policy.maxMs, policy.initialMs * Math.pow(policy.factor, exponent));
-  const jitter = Math.min(Math.max(policy.jitter, 0), 1);
-  return Math.round(base * (1 - jitter * random()));
 }

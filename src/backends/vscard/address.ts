@@ -1,13 +1,14 @@
-/** HOST:PORT parsing and the loopback rule for the VSCard transports. */
+/** Where a VSCard peer is (TCP or a unix socket): HOST:PORT parsing, printing, and the loopback rule. */
 import net from "node:net";
+import { CacardError } from "../../core/errors.js";
+
+export type Endpoint = { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string };
 
 export const DEFAULT_HOST = "127.0.0.1";
 
-export class AddressError extends Error {
-  readonly code = "VSCARD_ADDRESS";
+export class AddressError extends CacardError {
   constructor(message: string) {
-    super(message);
-    this.name = "AddressError";
+    super("VSCARD_ADDRESS", message);
   }
 }
 
@@ -50,4 +51,9 @@ export function isLoopback(host: string): boolean {
   if (net.isIPv4(h)) return h.startsWith("127.");
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
   return mapped !== null && mapped[1].startsWith("127.");
+}
+
+export function formatEndpoint(endpoint: Endpoint): string {
+  if (endpoint.kind === "unix") return `unix:${endpoint.path}`;
+  return endpoint.host.includes(":") ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
 }

@@ -4,6 +4,7 @@
  * big-endian u32 {type, reader_id, length} followed by `length` payload
  * bytes. Pure: no sockets, no timers.
  */
+import { CacardError } from "../../core/errors.js";
 
 /** Message types (libcacard vscard_common.h VSCMsgType). */
 export const MsgType = {
@@ -82,13 +83,10 @@ export type VscProtocolErrorCode =
   | "VSC_CLOSED"; // input after the framer failed
 
 /** A violation of the wire format. The connection it came from must be closed. */
-export class VscProtocolError extends Error {
-  constructor(
-    readonly code: VscProtocolErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "VscProtocolError";
+export class VscProtocolError extends CacardError {
+  declare readonly code: VscProtocolErrorCode;
+  constructor(code: VscProtocolErrorCode, message: string) {
+    super(code, message);
   }
 }
 

@@ -19,8 +19,14 @@
  *
  * QEMU answers ReaderAdd, ReaderRemove, ATR and CardRemove with exactly one
  * VSC_Error each, in order, so replies are matched to a FIFO of requests.
+ *
+ * Cards answer asynchronously. Everything the session does (each incoming
+ * message, each reader event) takes its turn after what came before, so the
+ * frames go out in the order they would with a card that answers at once,
+ * and that FIFO stays true. While nothing is pending a turn runs at once.
  */
 import type { SmartCard, VirtualReader } from "../../core/card/reader.js";
+import { CacardError } from "../../core/errors.js";
 import { MAX_ATR_LENGTH } from "../../core/card/atr.js";
 import { redactPins } from "../../core/card/card.js";
 import {
@@ -96,6 +102,13 @@ export interface SessionOptions {
   readonly cleanup?: boolean;
 }
 
+/** The host left a request of ours unanswered; the connection is given up. */
+export class VscardTimeoutError extends CacardError {
+  constructor(message: string) {
+    super("VSCARD_REPLY_TIMEOUT", message);
+  }
+}
+
 type ReaderPhase = "waiting" | "adding" | "attached" | "refused" | "detaching" | "gone";
 
 interface ReaderState {
@@ -140,6 +153,10 @@ export class VscardSession {
   #replyTimer: NodeJS.Timeout | null = null;
   #closed = false;
   #started = false;
+  /** The last turn still running (a card answering), or null when idle. */
+  #tail: Promise<void> | null = null;
+  /** Host Errors received but still waiting for their turn (they are answers the reply timer must not miss). */
+  #queuedErrors = 0;
 
   constructor(options: SessionOptions) {
     this.#opts = options;
@@ -171,42 +188,52 @@ export class VscardSession {
     const wait = this.#opts.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS;
     this.#initTimer = setTimeout(() => {
       this.#initTimer = null;
-      if (this.#closed || this.#setupStarted) return;
-      this.#emit({ type: "no-host-init", waitedMs: wait });
-      this.#beginSetup();
+      this.#inTurn(() => {
+        if (this.#setupStarted) return;
+        this.#emit({ type: "no-host-init", waitedMs: wait });
+        this.#beginSetup();
+      });
     }, wait);
   }
 
-  /** Feeds bytes from the transport. Never throws; fatal problems go to onFatal. */
-  receive(chunk: Uint8Array): void {
-    if (this.#closed) return;
+  /**
+   * Feeds bytes from the transport. Never throws; fatal problems go to
+   * onFatal. Returns a promise when some of the work waits for a card: it
+   * settles (never rejects) once every frame this chunk calls for has been
+   * handed to send(), so that the transport can write them together.
+   */
+  receive(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.#closed) return undefined;
     let messages: VscMessage[];
     try {
       messages = this.#framer.push(chunk);
     } catch (e) {
-      this.#fatal(e as Error);
-      return;
+      // After what was received before it has been answered, as with a card that answers at once.
+      this.#inTurn(() => this.#fatal(e as Error));
+      return this.#tail ?? undefined;
     }
     for (const msg of messages) {
-      if (this.#closed) return;
-      try {
-        this.#handle(msg);
-      } catch (e) {
-        this.#fatal(e as Error);
-        return;
-      }
+      if (msg.type === MsgType.Error) this.#queuedErrors++;
+      this.#inTurn(() => this.#handle(msg));
     }
+    return this.#tail ?? undefined;
   }
 
   /** Adds a reader at run time (ReaderAdd once the handshake is done). */
   addReader(reader: VirtualReader): void {
     if (this.#states.some((s) => s.reader === reader && s.phase !== "gone")) return;
     this.#track(reader);
-    if (this.#setupStarted) this.#nextAdd();
+    this.#inTurn(() => {
+      if (this.#setupStarted) this.#nextAdd();
+    });
   }
 
   /** Detaches a reader: CardRemove if a card was announced, then ReaderRemove. */
   removeReader(reader: VirtualReader): void {
+    this.#inTurn(() => this.#removeReader(reader));
+  }
+
+  #removeReader(reader: VirtualReader): void {
     const state = this.#states.find((s) => s.reader === reader && s.phase !== "gone");
     if (!state) return;
     switch (state.phase) {
@@ -224,10 +251,13 @@ export class VscardSession {
   /**
    * Polite goodbye (vscclient's "exit"): CardRemove and ReaderRemove for every
    * attached reader, so that the guest does not wait on a card nobody serves.
+   * After the answers still being worked out; a promise when there are some.
    */
-  detachAll(): void {
-    if (this.#closed) return;
-    for (const s of this.#states) if (s.phase === "attached") this.#detach(s);
+  detachAll(): Promise<void> | undefined {
+    this.#inTurn(() => {
+      for (const s of this.#states) if (s.phase === "attached") this.#detach(s);
+    });
+    return this.#tail ?? undefined;
   }
 
   /** Stops timers and listeners. Idempotent. */
@@ -253,8 +283,8 @@ export class VscardSession {
       cardSent: false,
       removeWhenAdded: false,
       atr: null,
-      onInsert: () => this.#cardInserted(state),
-      onRemove: () => this.#cardRemoved(state),
+      onInsert: () => this.#inTurn(() => this.#cardInserted(state)),
+      onRemove: () => this.#inTurn(() => this.#cardRemoved(state)),
     };
     reader.on("insert", state.onInsert);
     reader.on("remove", state.onRemove);
@@ -267,6 +297,40 @@ export class VscardSession {
     if (state.id !== null && this.#byId.get(state.id) === state) this.#byId.delete(state.id);
     state.reader.off("insert", state.onInsert);
     state.reader.off("remove", state.onRemove);
+  }
+
+  /**
+   * Runs `task` after every earlier turn has finished: at once when idle,
+   * else once the card work before it has settled. A task that throws or
+   * rejects ends the session (onFatal), as a throw in receive() always did.
+   */
+  #inTurn(task: () => void | Promise<void>): void {
+    if (this.#tail !== null) {
+      this.#settle(this.#tail.then(() => (this.#closed ? undefined : task())));
+      return;
+    }
+    if (this.#closed) return;
+    let out: void | Promise<void>;
+    try {
+      out = task();
+    } catch (e) {
+      this.#fatal(e as Error);
+      return;
+    }
+    if (out !== undefined) this.#settle(out);
+  }
+
+  #settle(work: Promise<void>): void {
+    const tail: Promise<void> = work.then(
+      () => {
+        if (this.#tail === tail) this.#tail = null;
+      },
+      (e) => {
+        if (this.#tail === tail) this.#tail = null;
+        this.#fatal(e as Error);
+      },
+    );
+    this.#tail = tail;
   }
 
   #emit(event: VscardEvent): void {
@@ -292,7 +356,9 @@ export class VscardSession {
     const what = this.#pending[0].kind;
     this.#replyTimer = setTimeout(() => {
       this.#replyTimer = null;
-      this.#fatal(new Error(`host did not answer ${what} within ${ms} ms`));
+      // The answer came and waits behind a card still working: not the host's silence.
+      if (this.#queuedErrors > 0) this.#armReplyTimer();
+      else this.#fatal(new VscardTimeoutError(`host did not answer ${what} within ${ms} ms`));
     }, ms);
   }
 
@@ -303,18 +369,17 @@ export class VscardSession {
     this.#opts.onFatal?.(error);
   }
 
-  #handle(msg: VscMessage): void {
+  #handle(msg: VscMessage): void | Promise<void> {
     if (this.#trace) this.#emit({ type: "message", direction: "rx", text: describeMessage(msg) });
     switch (msg.type) {
       case MsgType.Init:
         this.#hostInit(msg);
         return;
       case MsgType.Error:
-        this.#hostError(msg.readerId, msg.code);
-        return;
+        this.#queuedErrors--;
+        return this.#hostError(msg.readerId, msg.code);
       case MsgType.APDU:
-        this.#apdu(msg.readerId, msg.apdu);
-        return;
+        return this.#apdu(msg.readerId, msg.apdu);
       case MsgType.Flush:
         this.#send({ type: MsgType.FlushComplete, readerId: msg.readerId });
         return;
@@ -361,7 +426,7 @@ export class VscardSession {
     this.#expect({ kind: "add", state: next });
   }
 
-  #hostError(readerId: number, code: number): void {
+  #hostError(readerId: number, code: number): void | Promise<void> {
     const p = this.#pending.shift();
     this.#armReplyTimer();
     if (!p) {
@@ -376,8 +441,7 @@ export class VscardSession {
         }
         return;
       case "add":
-        this.#added(p.state, readerId, code);
-        return;
+        return this.#added(p.state, readerId, code);
       case "atr":
         if (p.state.phase !== "attached" || p.state.id !== p.id) return;
         if (code === ErrorCode.Success) {
@@ -396,7 +460,7 @@ export class VscardSession {
     }
   }
 
-  #added(state: ReaderState, readerId: number, code: number): void {
+  #added(state: ReaderState, readerId: number, code: number): void | Promise<void> {
     this.#adding = null;
     const name = state.reader.name;
     if (code !== ErrorCode.Success) {
@@ -421,17 +485,25 @@ export class VscardSession {
       this.#byId.set(readerId, state);
       this.#emit({ type: "reader-attached", reader: name, id: readerId });
       if (state.removeWhenAdded) this.#detach(state);
-      else if (state.reader.present) this.#sendAtr(state);
+      else if (state.reader.present) {
+        const announced = this.#sendAtr(state);
+        // The next ReaderAdd follows the ATR, as it did when power-on was instant.
+        if (announced !== undefined) return announced.then(() => this.#nextAdd());
+      }
     }
     this.#nextAdd();
   }
 
-  #sendAtr(state: ReaderState): void {
+  #sendAtr(state: ReaderState): Promise<void> | undefined {
     const card = state.reader.card;
-    if (card === null || state.id === null) return;
+    if (card === null || state.id === null) return undefined;
     // libcacard powers the card on when it is inserted (vreader_power_on):
     // selections and login are reset, and the guest sees a fresh card.
-    const atr = card.powerOn();
+    return card.powerOn().then((atr) => this.#announce(state, atr));
+  }
+
+  #announce(state: ReaderState, atr: Uint8Array): void {
+    if (this.#closed || state.phase !== "attached" || state.id === null) return;
     if (atr.length < 2 || atr.length > MAX_ATR_LENGTH) {
       this.#emit({
         type: "warning",
@@ -445,9 +517,9 @@ export class VscardSession {
     this.#expect({ kind: "atr", state, id: state.id });
   }
 
-  #cardInserted(state: ReaderState): void {
-    if (this.#closed || state.phase !== "attached" || state.cardSent) return;
-    this.#sendAtr(state);
+  #cardInserted(state: ReaderState): Promise<void> | undefined {
+    if (this.#closed || state.phase !== "attached" || state.cardSent) return undefined;
+    return this.#sendAtr(state);
   }
 
   #cardRemoved(state: ReaderState): void {
@@ -471,21 +543,37 @@ export class VscardSession {
     this.#untrack(state);
   }
 
-  #apdu(readerId: number, command: Uint8Array): void {
+  #apdu(readerId: number, command: Uint8Array): Promise<void> | undefined {
     const hint = this.#byId.get(readerId);
     const state = hint !== undefined && hint.phase === "attached" && hint.id === readerId ? hint : undefined;
     const card = state?.reader.card ?? null;
-    let response: Uint8Array | null = null;
-    if (card !== null && state?.cardSent) {
-      try {
-        response = card.transmit(command);
-      } catch (e) {
-        this.#emit({ type: "warning", message: `card failed on an APDU: ${(e as Error).message}` });
-      }
-      if (response !== null && response.length > MAX_PAYLOAD_LENGTH) {
-        this.#emit({ type: "warning", message: `response of ${response.length} bytes does not fit a VSCard frame` });
-        response = null;
-      }
+    if (card === null || !state?.cardSent) {
+      this.#answer(readerId, command, null);
+      return undefined;
+    }
+    let response: Promise<Uint8Array>;
+    try {
+      response = card.transmit(command);
+    } catch (e) {
+      this.#cardFailed(readerId, command, e);
+      return undefined;
+    }
+    return response.then(
+      (r) => this.#answer(readerId, command, r),
+      (e) => this.#cardFailed(readerId, command, e),
+    );
+  }
+
+  #cardFailed(readerId: number, command: Uint8Array, e: unknown): void {
+    this.#emit({ type: "warning", message: `card failed on an APDU: ${(e as Error)?.message ?? e}` });
+    this.#answer(readerId, command, null);
+  }
+
+  /** Sends the card's response, or an Error when there is none (no card, card failure, too long). */
+  #answer(readerId: number, command: Uint8Array, response: Uint8Array | null): void {
+    if (response !== null && response.length > MAX_PAYLOAD_LENGTH) {
+      this.#emit({ type: "warning", message: `response of ${response.length} bytes does not fit a VSCard frame` });
+      response = null;
     }
     if (this.#trace) this.#emit({ type: "apdu", id: readerId, command: redactPins(command), response });
     if (response === null) {

@@ -13,7 +13,8 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createSecureContext, type PeerCertificate, type SecureContext, type SecureContextOptions } from "node:tls";
+import { createSecureContext, type PeerCertificate, type SecureContext, type SecureContextOptions, type TLSSocket } from "node:tls";
+import { CacardError } from "../../core/errors.js";
 
 export type TlsRole = "client" | "server";
 
@@ -26,14 +27,12 @@ export const TLS_FILES = {
   serverKey: "server-key.pem",
 } as const;
 
-export class TlsConfigError extends Error {
-  readonly code = "VSCARD_TLS_CONFIG";
+export class TlsConfigError extends CacardError {
   constructor(
     message: string,
     readonly file?: string,
   ) {
-    super(message);
-    this.name = "TlsConfigError";
+    super("VSCARD_TLS_CONFIG", message);
   }
 }
 
@@ -163,4 +162,10 @@ export function runVerifyPeer(hook: VerifyPeer | undefined, cert: PeerCertificat
   }
   if (verdict === true) return null;
   return typeof verdict === "string" && verdict !== "" ? verdict : "peer certificate refused by verifyPeer";
+}
+
+/** "TLSv1.3 TLS_AES_256_GCM_SHA384": what the connected event reports. */
+export function tlsDescription(socket: TLSSocket): string {
+  const cipher = socket.getCipher();
+  return `${socket.getProtocol() ?? "TLS"} ${cipher?.name ?? "?"}`;
 }

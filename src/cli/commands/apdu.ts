@@ -34,7 +34,7 @@ ${CARD_OPTIONS_HELP}
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const card = await cardFromOptions(values, { libcacardStrict: values["libcacard-strict"] === true });
-    card.powerOn();
+    await card.powerOn();
     const lines = createInterface({ input: io.stdin, crlfDelay: Infinity });
     // SIGINT/SIGTERM: stop reading and exit normally.
     io.signal.addEventListener("abort", () => lines.close(), { once: true });
@@ -44,8 +44,10 @@ ${CARD_OPTIONS_HELP}
       const line = raw.trim();
       if (line === "" || line.startsWith("#")) continue;
       if (line.startsWith("!")) {
-        if (line === "!reset") card.powerOff(), card.powerOn();
-        else if (line === "!atr") io.stdout.write(toHex(card.atr) + "\n");
+        if (line === "!reset") {
+          await card.powerOff();
+          await card.powerOn();
+        } else if (line === "!atr") io.stdout.write(toHex(card.atr) + "\n");
         else throw new UsageError(`line ${lineNumber}: unknown directive '${line.split(/\s/)[0]}'`);
         continue;
       }
@@ -57,7 +59,7 @@ ${CARD_OPTIONS_HELP}
         io.stderr.write(`cacard apdu: line ${lineNumber}: ${e.message}\n`);
         return EXIT_FAILURE;
       }
-      io.stdout.write(toHex(card.transmit(command)) + "\n");
+      io.stdout.write(toHex(await card.transmit(command)) + "\n");
     }
     return EXIT_OK;
   },

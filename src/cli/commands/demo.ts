@@ -37,24 +37,24 @@ ${CARD_OPTIONS_HELP}
     const card = await cardFromOptions(values);
     const client = new CacClient(card);
 
-    say(`# Power on. ATR ${toHex(card.powerOn())} (the official CAC ATR libcacard reports).`);
+    say(`# Power on. ATR ${toHex(await card.powerOn())} (the official CAC ATR libcacard reports).`);
     say(`# Key store: ${card.keyStore.kind} ${card.keyStore.location}`);
 
-    client.select(AID.CCC);
-    const cccValues = client.readBuffer(2);
+    await client.select(AID.CCC);
+    const cccValues = await client.readBuffer(2);
     say(`# SELECT the CCC ${toHex(AID.CCC)}: OpenSC identifies a CAC by it.`);
     say(`#   its value buffer is ${cccValues.length} bytes; card id ${toHex(cccValues.subarray(0, 21))}`);
 
     const certs: x509.X509Certificate[] = [];
     for (let i = 0; i < card.keyStore.credentials.length; i++) {
-      const der = client.readCertificate(i);
+      const der = await client.readCertificate(i);
       const cert = new x509.X509Certificate(der);
       certs.push(cert);
       say(`# PKI ${i} (${toHex(AID.pki(i))}): READ BUFFER → ${der.length}-byte certificate ${cert.subject}`);
     }
 
     const pin = values["password-file"] ? readPasswordFile(values["password-file"]) : Buffer.from(DEMO_PIN);
-    const verifySw = client.verify(pin);
+    const verifySw = await client.verify(pin);
     pin.fill(0);
     say(`# VERIFY (PIN padded with FF to 8 bytes) → ${verifySw.toString(16).toUpperCase()}`);
     if (verifySw !== 0x9000) {
@@ -66,10 +66,10 @@ ${CARD_OPTIONS_HELP}
     const digest = createHash("sha256").update(message).digest();
     const publicKey = new X509Certificate(Buffer.from(certs[0].rawData)).publicKey;
     const modulusBytes = Math.ceil((publicKey.asymmetricKeyDetails?.modulusLength ?? 2048) / 8);
-    client.select(AID.pki(0));
+    await client.select(AID.pki(0));
     const before = client.exchanges;
     const digestInfo = sha256DigestInfo(digest);
-    const signature = client.rsaPrivate(pkcs1SignatureBlock(digestInfo, modulusBytes));
+    const signature = await client.rsaPrivate(pkcs1SignatureBlock(digestInfo, modulusBytes));
     say(
       `# SIGN with PKI 0: ${modulusBytes}-byte PKCS#1 v1.5 block sent in ${client.exchanges - before} APDUs ` +
         `(chained 80 42 80 00, GET RESPONSE) → ${signature.length}-byte signature`,

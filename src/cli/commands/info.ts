@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import "reflect-metadata"; // @peculiar/x509 v2 needs it loaded first
 import { X509Certificate } from "@peculiar/x509";
 import { toHex } from "../../core/bytes.js";
+import { describeAlgorithm } from "../../core/token/types.js";
 import type { Command } from "../command.js";
 import { CARD_OPTIONS_HELP, cardFromOptions, cardOptionSpec } from "../card-options.js";
 import { EXIT_OK, UsageError } from "../errors.js";
@@ -17,7 +18,7 @@ export const command: Command = {
   help: `Usage: cacard info [card options]
 
 Prints the ATR, the card serial (SHA-256 of certificate 0, as libcacard), the
-key store and, per PKI slot, the nickname, subject, RSA key size, issuer,
+key store and, per PKI slot, the nickname, subject, key algorithm and size, issuer,
 certificate serial number and validity.
 
 ${CARD_OPTIONS_HELP}
@@ -40,7 +41,7 @@ ${CARD_OPTIONS_HELP}
       ...store.credentials.flatMap((c, i) => {
         const cert = new X509Certificate(c.certificate);
         return [
-          `PKI ${i}:     ${c.nickname}  ${c.subject}  RSA ${c.keyBits > 0 ? c.keyBits : "?"}`,
+          `PKI ${i}:     ${c.label}  ${c.subject}  ${describeAlgorithm(c.algorithm)}`,
           `           issuer ${cert.issuer}, serial ${cert.serialNumber}, valid ${day(cert.notBefore)} to ${day(cert.notAfter)}`,
         ];
       }),

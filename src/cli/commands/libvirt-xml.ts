@@ -2,7 +2,7 @@
  * `cacard libvirt-xml`: the libvirt <smartcard mode='passthrough'> element
  * that pairs with a `cacard vscard` line (same options as qemu-args).
  */
-import { libvirtXml } from "../../backends/vscard/qemu-config.js";
+import { libvirtXml } from "../qemu-config.js";
 import type { Command } from "../command.js";
 import { EXIT_OK, UsageError } from "../errors.js";
 import { configFromArgv } from "./qemu-args.js";

@@ -4,7 +4,7 @@
  * ignored), so the two commands can be written with the same arguments.
  */
 import { parseArgs } from "node:util";
-import { qemuArgs, shellQuote, type PassthruConfig, type UsbController } from "../../backends/vscard/qemu-config.js";
+import { qemuArgs, shellQuote, type PassthruConfig, type UsbController } from "../qemu-config.js";
 import { parseSecretObject, SecretError, type SecretSpec } from "../../secrets/secret.js";
 import type { Command } from "../command.js";
 import { cardOptionSpec } from "../card-options.js";

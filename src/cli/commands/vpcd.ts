@@ -8,21 +8,19 @@ import { parseArgs } from "node:util";
 import type { Command, CliIo } from "../command.js";
 import { EXIT_OK, UsageError } from "../errors.js";
 import { quickAckSupport } from "../../backends/vpcd/quick-ack.js";
-import { CARD_OPTIONS_HELP, cardOptionSpec, keyStoreFromOptions, parsePinTries, stderrWarn } from "../card-options.js";
+import { CARD_OPTIONS_HELP, cardOptionSpec, keyStoreFromOptions, pinOptions, stderrWarn } from "../card-options.js";
 import { cardSerial, createCacCard, type CacCardOptions } from "../../core/cac/cac-card.js";
 import type { VirtualCard } from "../../core/card/card.js";
 import { toHex } from "../../core/bytes.js";
 import {
-  CONTROL_HELP,
-  ControlSyntaxError,
   MAX_CARDS,
   VPCD_DEFAULT_HOST,
   VPCD_DEFAULT_PORT,
   VpcdCardSet,
   cardIdentity,
-  parseControlLine,
   type VpcdCardSlot,
 } from "../../backends/vpcd/index.js";
+import { CONTROL_HELP, ControlSyntaxError, parseControlLine } from "../vpcd-control.js";
 
 const HELP = `Usage: cacard vpcd [card options] [--host HOST] [--port PORT] [--cards N]
                    [--serial-salt TEXT] [--control stdin] [--no-quickack]
@@ -129,7 +127,7 @@ async function buildCards(
   values: Parameters<typeof keyStoreFromOptions>[0] & { "pin-tries"?: string },
   settings: VpcdSettings,
 ): Promise<VirtualCard[]> {
-  const tries = parsePinTries(values["pin-tries"]);
+  const pin = pinOptions(values);
   const cards: VirtualCard[] = [];
   for (let i = 0; i < settings.cards; i++) {
     const store = await keyStoreFromOptions(values); // one instance per card: no shared login state
@@ -137,7 +135,7 @@ async function buildCards(
     const cardOptions: CacCardOptions = {
       serial: identity.serial,
       ...(identity.cccCardId ? { cccCardId: identity.cccCardId } : {}),
-      ...(tries !== undefined ? { pinPolicy: { maxTries: tries } } : {}),
+      ...pin,
       warn: (message) => stderrWarn(`card ${i}: ${message}`),
     };
     cards.push(createCacCard(store, cardOptions));

@@ -6,9 +6,10 @@
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { VirtualReader, type SmartCard } from "../../core/card/reader.js";
-import { AddressError, DEFAULT_HOST, isLoopback, parseHostPort } from "../../backends/vscard/address.js";
-import { VscardClient, VscardListener, type Endpoint } from "../../backends/vscard/client.js";
-import { formatEvent } from "../../backends/vscard/events.js";
+import { AddressError, DEFAULT_HOST, isLoopback, parseHostPort, type Endpoint } from "../../backends/vscard/address.js";
+import { VscardClient } from "../../backends/vscard/client.js";
+import { VscardListener } from "../../backends/vscard/listener.js";
+import { formatEvent } from "../vscard-events.js";
 import { loadTlsDir, TlsConfigError, type TlsCredentials } from "../../backends/vscard/tls.js";
 import { SecretError, SecretStore } from "../../secrets/secret.js";
 import type { CliIo, Command } from "../command.js";

@@ -29,7 +29,8 @@ import {
 
 /** CertInfo 00: uncompressed (OpenSC inflates only when (certinfo & 3) == 1). */
 const CERTINFO_UNCOMPRESSED = 0x00;
-const CertTag = { CERT_INFO: 0x71, CERTIFICATE: 0x70, MSCUID: 0x72, ERROR_DETECTION: 0xfe } as const;
+/** PKI object tags (libcacard cac.h CAC_PKI_TAG_*); the host-side client finds the certificate by tag 70 too. */
+export const CertTag = { CERT_INFO: 0x71, CERTIFICATE: 0x70, MSCUID: 0x72, ERROR_DETECTION: 0xfe } as const;
 
 /** SIGN/DECRYPT P1: 80 = more data follows, 00 = last (or only) block. */
 const SIGN_MORE = 0x80;

@@ -4,15 +4,14 @@
  * little-endian length (so 255 itself is FF FF 00).
  */
 import { concatBytes } from "../bytes.js";
+import { CacardError } from "../errors.js";
 
 export const SIMPLETLV_LONG_LENGTH = 0xff;
 export const SIMPLETLV_MAX_LENGTH = 0xffff;
 
-export class SimpleTlvError extends Error {
-  readonly code = "SIMPLETLV_INVALID";
+export class SimpleTlvError extends CacardError {
   constructor(message: string) {
-    super(message);
-    this.name = "SimpleTlvError";
+    super("SIMPLETLV_INVALID", message);
   }
 }
 
@@ -37,19 +36,46 @@ export interface SimpleTlvItem {
   readonly value: Uint8Array;
 }
 
+export interface SimpleTlvHeader {
+  readonly tag: number;
+  readonly length: number;
+  /** Offset just past the header. */
+  readonly end: number;
+}
+
+/** Reads the tag and length at `offset`; the length is not checked against what follows. */
+export function readHeader(bytes: Uint8Array, offset: number): SimpleTlvHeader {
+  let i = offset;
+  const tag = bytes[i++];
+  if (i >= bytes.length) throw new SimpleTlvError("missing length");
+  let length = bytes[i++];
+  if (length === SIMPLETLV_LONG_LENGTH) {
+    if (i + 2 > bytes.length) throw new SimpleTlvError("truncated long length");
+    length = bytes[i] | (bytes[i + 1] << 8);
+    i += 2;
+  }
+  return { tag, length, end: i };
+}
+
+/**
+ * The headers of a CAC tag buffer, in order: the values they describe live
+ * in the object's separate value buffer (GSC-IS 2.1 "TLV buffers").
+ */
+export function* headers(tags: Uint8Array): Generator<SimpleTlvHeader> {
+  for (let i = 0; i < tags.length; ) {
+    const h = readHeader(tags, i);
+    yield h;
+    i = h.end;
+  }
+}
+
 /** Parses a flat SimpleTLV sequence; every length is checked against the input. */
 export function parseSimpleTlv(bytes: Uint8Array): SimpleTlvItem[] {
   const items: SimpleTlvItem[] = [];
   let i = 0;
   while (i < bytes.length) {
-    const tag = bytes[i++];
-    if (i >= bytes.length) throw new SimpleTlvError("missing length");
-    let length = bytes[i++];
-    if (length === SIMPLETLV_LONG_LENGTH) {
-      if (i + 2 > bytes.length) throw new SimpleTlvError("truncated long length");
-      length = bytes[i] | (bytes[i + 1] << 8);
-      i += 2;
-    }
+    const { tag, length, end } = readHeader(bytes, i);
+    i = end;
     if (i + length > bytes.length) throw new SimpleTlvError("value runs past the end");
     items.push({ tag, value: bytes.subarray(i, i + length) });
     i += length;

@@ -1,13 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
-import {
-  CCC_CARD_ID_LENGTH,
-  ControlSyntaxError,
-  VpcdCardSet,
-  cardIdentity,
-  deriveSerial,
-  parseControlLine,
-} from "../../../src/backends/vpcd/index.js";
+import { VpcdCardSet, cardIdentity, deriveSerial } from "../../../src/backends/vpcd/index.js";
+import { CCC_CARD_ID_LENGTH } from "../../../src/core/cac/ccc.js";
+import { ControlSyntaxError, parseControlLine } from "../../../src/cli/vpcd-control.js";
 import { FakeVpcd, MockCard } from "./fake-vpcd.js";
 
 describe("parseControlLine", () => {

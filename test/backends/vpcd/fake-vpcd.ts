@@ -165,20 +165,21 @@ export class FakeVpcd {
 export class MockCard implements SmartCard {
   readonly calls: string[] = [];
   atr = Uint8Array.of(0x3b, 0x7a, 0x18, 0x00, 0x00, 0x73, 0x66, 0x74, 0x65, 0x20, 0x63, 0x64, 0x31, 0x34, 0x34);
-  respond: (command: Uint8Array) => Uint8Array = (c) => Uint8Array.of(c[1] ?? 0, 0x90, 0x00);
+  /** The answer to a command; may throw (a card failure) or take its time (a promise). */
+  respond: (command: Uint8Array) => Uint8Array | Promise<Uint8Array> = (c) => Uint8Array.of(c[1] ?? 0, 0x90, 0x00);
 
-  powerOn(): Uint8Array {
+  async powerOn(): Promise<Uint8Array> {
     this.calls.push("powerOn");
     return this.atr;
   }
-  powerOff(): void {
+  async powerOff(): Promise<void> {
     this.calls.push("powerOff");
   }
-  reset(): Uint8Array {
+  async reset(): Promise<Uint8Array> {
     this.calls.push("reset");
     return this.atr;
   }
-  transmit(command: Uint8Array): Uint8Array {
+  async transmit(command: Uint8Array): Promise<Uint8Array> {
     this.calls.push(`apdu:${Buffer.from(command).toString("hex")}`);
     return this.respond(command);
   }

@@ -1,14 +1,12 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
-  DEFAULT_BACKOFF,
   FrameDecoder,
   LENGTH_PREFIX_BYTES,
   MAX_FRAME_PAYLOAD,
   MAX_PENDING_INPUT,
   VpcdControl,
   VpcdProtocolError,
-  backoffDelay,
   classifyPayload,
   controlName,
   encodeFrame,
@@ -195,28 +193,6 @@ describe("FrameDecoder", () => {
         expect(d.pending).toBeLessThan(LENGTH_PREFIX_BYTES + MAX_FRAME_PAYLOAD);
       }),
       { numRuns: 500 },
-    );
-  });
-});
-
-describe("backoffDelay", () => {
-  it("doubles from 100 ms to a 5 s ceiling without jitter", () => {
-    const policy = { ...DEFAULT_BACKOFF, jitter: 0 };
-    expect([0, 1, 2, 3, 4, 5, 6, 7, 100].map((a) => backoffDelay(a, policy))).toEqual([
-      100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000,
-    ]);
-  });
-
-  it("keeps jitter within [(1 - j) d, d]", () => {
-    expect(backoffDelay(0, DEFAULT_BACKOFF, () => 0)).toBe(100);
-    expect(backoffDelay(0, DEFAULT_BACKOFF, () => 0.999999)).toBe(80);
-    expect(backoffDelay(10, DEFAULT_BACKOFF, () => 0.5)).toBe(4500);
-    fc.assert(
-      fc.property(fc.nat(1000), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (a, r) => {
-        const d = backoffDelay(a, DEFAULT_BACKOFF, () => r);
-        expect(d).toBeGreaterThanOrEqual(80);
-        expect(d).toBeLessThanOrEqual(5000);
-      }),
     );
   });
 });

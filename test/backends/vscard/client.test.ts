@@ -8,14 +8,10 @@ import {
   encodeFrame,
   type VscMessage,
 } from "../../../src/backends/vscard/codec.js";
-import {
-  VscardClient,
-  VscardListener,
-  backoffDelay,
-  type VscardClientOptions,
-} from "../../../src/backends/vscard/client.js";
+import { VscardClient, type VscardClientOptions } from "../../../src/backends/vscard/client.js";
+import { VscardListener } from "../../../src/backends/vscard/listener.js";
 import type { VscardEvent } from "../../../src/backends/vscard/session.js";
-import { formatEvent } from "../../../src/backends/vscard/events.js";
+import { formatEvent } from "../../../src/cli/vscard-events.js";
 import { encodeMessage, initMessage } from "../../../src/backends/vscard/codec.js";
 import { EchoCard, FakeHost, type FakeHostOptions } from "./fake-host.js";
 import { toHex } from "../../../src/core/bytes.js";
@@ -395,26 +391,15 @@ describe("VSCard client against a fake QEMU", () => {
   it("never sends a frame above the limit: an oversized response becomes an Error", async () => {
     const reader = new VirtualReader("r", {
       atr: new EchoCard().atr,
-      powerOn: () => new EchoCard().atr,
-      powerOff: () => undefined,
-      reset: () => new EchoCard().atr,
-      transmit: () => new Uint8Array(70000),
+      powerOn: async () => new EchoCard().atr,
+      powerOff: async () => undefined,
+      reset: async () => new EchoCard().atr,
+      transmit: async () => new Uint8Array(70000),
     });
     const r = await start([reader]);
     await r.waitEvent((e) => e.type === "card-inserted");
     r.host.send({ type: MsgType.APDU, readerId: 0, apdu: Uint8Array.of(0, 0xb0, 0, 0, 0) });
     expect(await r.host.next(isType(MsgType.Error))).toMatchObject({ readerId: 0, code: 1 });
-  });
-});
-
-describe("backoff", () => {
-  it("grows exponentially, is capped, and jitters within bounds", () => {
-    const opts = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0 };
-    expect([0, 1, 2, 3, 4, 5].map((a) => backoffDelay(a, opts))).toEqual([100, 200, 400, 800, 1000, 1000]);
-    const low = backoffDelay(3, { ...opts, jitter: 0.5, random: () => 0 });
-    const high = backoffDelay(3, { ...opts, jitter: 0.5, random: () => 0.999999 });
-    expect(low).toBe(400);
-    expect(high).toBe(800);
   });
 });
 

@@ -186,15 +186,15 @@ export class EchoCard implements SmartCard {
   powerOns = 0;
   transmits: Uint8Array[] = [];
   constructor(readonly tag = 0) {}
-  powerOn(): Uint8Array {
+  async powerOn(): Promise<Uint8Array> {
     this.powerOns++;
     return this.atr;
   }
-  powerOff(): void {}
-  reset(): Uint8Array {
+  async powerOff(): Promise<void> {}
+  async reset(): Promise<Uint8Array> {
     return this.atr;
   }
-  transmit(command: Uint8Array): Uint8Array {
+  async transmit(command: Uint8Array): Promise<Uint8Array> {
     this.transmits.push(command);
     const body = command.length > 5 ? command.slice(5) : new Uint8Array(0);
     return Uint8Array.from([...body.reverse(), this.tag, 0x90, 0x00]);

@@ -22,40 +22,40 @@ const keyStore: KeyStore = {
   location: "memory",
   credentials: [],
   loginRequired: false,
-  openKeys: () => ({ rsaPrivate: () => null, modulusBytes: () => 0 }),
+  login: () => ({ ok: true, session: { key: () => null } }),
 };
 
 const SELECT_ACA = "00A4040007A000000079030000";
 const APPLET_INFO = "01051002060202";
 
-function newCard(n: number): VirtualCard {
+async function newCard(n: number): Promise<VirtualCard> {
   const card = new VirtualCard({ applets: [new AcaApplet(n)], keyStore });
-  expect(tx(card, SELECT_ACA)).toBe("6F0B8407A0000000790300A5009000");
+  expect(await tx(card, SELECT_ACA)).toBe("6F0B8407A0000000790300A5009000");
   return card;
 }
 
-function tx(card: VirtualCard, hex: string): string {
-  return toHex(card.transmit(fromHex(hex)));
+async function tx(card: VirtualCard, hex: string): Promise<string> {
+  return toHex(await card.transmit(fromHex(hex)));
 }
 
 /** Sends a command and collects the whole answer through 61xx / GET RESPONSE. */
-function exchange(card: VirtualCard, hex: string): { data: string; sw: string } {
-  let response = tx(card, hex);
+async function exchange(card: VirtualCard, hex: string): Promise<{ data: string; sw: string }> {
+  let response = await tx(card, hex);
   let data = "";
   for (let guard = 0; guard < 64; guard++) {
     const sw = response.slice(-4);
     data += response.slice(0, -4);
     if (!sw.startsWith("61")) return { data, sw };
-    response = tx(card, `00C00000${sw.slice(2)}`);
+    response = await tx(card, `00C00000${sw.slice(2)}`);
   }
   throw new Error("GET RESPONSE chain did not end");
 }
 
 /** GET ACR with Le=00 and no data; returns the full response data, asserting 9000. */
-function getAcr(card: VirtualCard, p1: number, body = ""): Uint8Array {
+async function getAcr(card: VirtualCard, p1: number, body = ""): Promise<Uint8Array> {
   const p1hex = p1.toString(16).padStart(2, "0").toUpperCase();
   const lc = body ? (body.length / 2).toString(16).padStart(2, "0").toUpperCase() + body : "";
-  const { data, sw } = exchange(card, `804C${p1hex}00${lc}00`);
+  const { data, sw } = await exchange(card, `804C${p1hex}00${lc}00`);
   expect(sw).toBe("9000");
   return fromHex(data);
 }
@@ -164,29 +164,29 @@ const S3_EXCHANGES: readonly (readonly [string, string, string])[] = [
 ];
 
 describe("ACA against libcacard 2.8 (n = 3)", () => {
-  it("replays the recorded session byte for byte", () => {
+  it("replays the recorded session byte for byte", async () => {
     const card = new VirtualCard({ applets: [new AcaApplet(3)], keyStore });
     for (const [title, command, response] of S3_EXCHANGES) {
-      expect(tx(card, command), `${title}: ${command}`).toBe(response);
+      expect(await tx(card, command), `${title}: ${command}`).toBe(response);
     }
   });
 
-  it("P1=00 is 81 bytes (83 with SW) and fits Le=00 directly; without Le it chains as 6151", () => {
-    const card = newCard(3);
-    const direct = tx(card, "804C000000");
+  it("P1=00 is 81 bytes (83 with SW) and fits Le=00 directly; without Le it chains as 6151", async () => {
+    const card = await newCard(3);
+    const direct = await tx(card, "804C000000");
     expect(direct.length / 2).toBe(81 + 2);
     expect(direct.endsWith("9000")).toBe(true);
-    expect(tx(card, "804C0000")).toBe("6151");
-    expect(tx(card, "00C0000051")).toBe(direct);
+    expect(await tx(card, "804C0000")).toBe("6151");
+    expect(await tx(card, "00C0000051")).toBe(direct);
   });
 
-  it("P1=10 (478 bytes) chains 6100 → 256 + 61DE → 222 + 9000", () => {
-    const card = newCard(3);
-    expect(tx(card, "804C100000")).toBe("6100");
-    const first = tx(card, "00C0000000");
+  it("P1=10 (478 bytes) chains 6100 → 256 + 61DE → 222 + 9000", async () => {
+    const card = await newCard(3);
+    expect(await tx(card, "804C100000")).toBe("6100");
+    const first = await tx(card, "00C0000000");
     expect(first.length / 2).toBe(256 + 2);
     expect(first.slice(-4)).toBe("61DE");
-    const second = tx(card, "00C00000DE");
+    const second = await tx(card, "00C00000DE");
     expect(second.length / 2).toBe(222 + 2);
     expect(second.slice(-4)).toBe("9000");
     const all = first.slice(0, -4) + second.slice(0, -4);
@@ -196,59 +196,59 @@ describe("ACA against libcacard 2.8 (n = 3)", () => {
 
   // Data lengths without SW1 SW2 (the reference's "83 bytes" for P1=00 and
   // "423 bytes" for P1=50 count the status word; 6151 and 256 + A5 confirm).
-  it("table sizes match the measurements", () => {
-    const card = newCard(3);
-    expect(getAcr(card, 0x00).length).toBe(81);
-    expect(getAcr(card, 0x40).length).toBe(81);
-    expect(getAcr(card, 0x41).length).toBe(81);
-    expect(getAcr(card, 0x10).length).toBe(478);
+  it("table sizes match the measurements", async () => {
+    const card = await newCard(3);
+    expect((await getAcr(card, 0x00)).length).toBe(81);
+    expect((await getAcr(card, 0x40)).length).toBe(81);
+    expect((await getAcr(card, 0x41)).length).toBe(81);
+    expect((await getAcr(card, 0x10)).length).toBe(478);
     for (const p1 of [0x50, 0x51, 0x52]) {
-      expect(toHex(getAcr(card, p1))).toBe(toHex(getAcr(card, 0x50)));
-      expect(getAcr(card, p1).length).toBe(421);
+      expect(toHex(await getAcr(card, p1))).toBe(toHex(await getAcr(card, 0x50)));
+      expect((await getAcr(card, p1)).length).toBe(421);
     }
-    expect(getAcr(card, 0x20).length).toBe(39);
-    expect(getAcr(card, 0x60).length).toBe(42);
-    expect(getAcr(card, 0x21).length).toBe(190);
-    expect(getAcr(card, 0x61).length).toBe(150);
+    expect((await getAcr(card, 0x20)).length).toBe(39);
+    expect((await getAcr(card, 0x60)).length).toBe(42);
+    expect((await getAcr(card, 0x21)).length).toBe(190);
+    expect((await getAcr(card, 0x61)).length).toBe(150);
   });
 
-  it("P1=11 with the CCC AID returns only the applet information (F4 typo)", () => {
-    const card = newCard(3);
-    expect(toHex(getAcr(card, 0x11, toHex(AID.CCC)))).toBe(APPLET_INFO);
+  it("P1=11 with the CCC AID returns only the applet information (F4 typo)", async () => {
+    const card = await newCard(3);
+    expect(toHex(await getAcr(card, 0x11, toHex(AID.CCC)))).toBe(APPLET_INFO);
   });
 
-  it("P1=12 FF FF matches PKI 0's card-wide object first", () => {
-    const card = newCard(3);
-    expect(toHex(getAcr(card, 0x12, "FFFF"))).toBe(APPLET_INFO + "8205FFFF200010");
-    expect(toHex(getAcr(card, 0x12, "DB00"))).toBe(APPLET_INFO + "8208DB00580004520000");
+  it("P1=12 FF FF matches PKI 0's card-wide object first", async () => {
+    const card = await newCard(3);
+    expect(toHex(await getAcr(card, 0x12, "FFFF"))).toBe(APPLET_INFO + "8205FFFF200010");
+    expect(toHex(await getAcr(card, 0x12, "DB00"))).toBe(APPLET_INFO + "8208DB00580004520000");
   });
 
-  it("the quirky SimpleTLV forms are reproduced, not fixed", () => {
-    const card = newCard(3);
+  it("the quirky SimpleTLV forms are reproduced, not fixed", async () => {
+    const card = await newCard(3);
     // ACR entries are struct memory, not the access methods.
-    expect(toHex(getAcr(card, 0x01, "0A"))).toBe(APPLET_INFO + "A0070A030000020000");
+    expect(toHex(await getAcr(card, 0x01, "0A"))).toBe(APPLET_INFO + "A0070A030000020000");
     // AMP: off by one, AID bytes from the struct start, then an empty slot.
-    expect(toHex(getAcr(card, 0x20))).toBe(
+    expect(toHex(await getAcr(card, 0x20))).toBe(
       APPLET_INFO + "910103" + "900A1E92071E000000070000" + "900A1D92071D000000070000" + "9003009200",
     );
     // Service table: `<id> 00 00 00 07 00 00` instead of the AID.
-    expect(toHex(getAcr(card, 0x21)).slice(0, 2 * 34)).toBe(
+    expect(toHex(await getAcr(card, 0x21)).slice(0, 2 * 34)).toBe(
       APPLET_INFO + "94010F" + "930A61920761000000070000" + "930A62920762000000070000",
     );
   });
 });
 
 describe("ACA properties and common handler", () => {
-  it("short properties are the applet information only (6C07)", () => {
-    const card = newCard(3);
-    expect(tx(card, "8056010000")).toBe("6C07");
-    expect(tx(card, "8056010007")).toBe(APPLET_INFO + "9000");
+  it("short properties are the applet information only (6C07)", async () => {
+    const card = await newCard(3);
+    expect(await tx(card, "8056010000")).toBe("6C07");
+    expect(await tx(card, "8056010007")).toBe(APPLET_INFO + "9000");
   });
 
-  it("long properties are 85 bytes (6C55)", () => {
-    const card = newCard(3);
-    expect(tx(card, "8056400000")).toBe("6C55");
-    const long = tx(card, "8056400055");
+  it("long properties are 85 bytes (6C55)", async () => {
+    const card = await newCard(3);
+    expect(await tx(card, "8056400000")).toBe("6C55");
+    const long = await tx(card, "8056400055");
     expect(long.length / 2).toBe(85 + 2);
     const items = parseSimpleTlv(fromHex(long.slice(0, -4)));
     expect(items.map((i) => i.tag)).toEqual([
@@ -256,12 +256,12 @@ describe("ACA properties and common handler", () => {
     ]);
   });
 
-  it("has no buffers: READ BUFFER and UPDATE BUFFER are 6D00; SELECT OID 03 00 works", () => {
-    const card = newCard(3);
-    expect(tx(card, "8052000002010202")).toBe("6D00");
-    expect(tx(card, "8058000000")).toBe("6D00");
-    expect(tx(card, "00A40200020300")).toBe("9000");
-    expect(tx(card, "00A40200020301")).toBe("6A82");
+  it("has no buffers: READ BUFFER and UPDATE BUFFER are 6D00; SELECT OID 03 00 works", async () => {
+    const card = await newCard(3);
+    expect(await tx(card, "8052000002010202")).toBe("6D00");
+    expect(await tx(card, "8058000000")).toBe("6D00");
+    expect(await tx(card, "00A40200020300")).toBe("9000");
+    expect(await tx(card, "00A40200020301")).toBe("6A82");
   });
 });
 
@@ -290,9 +290,9 @@ describe("GET ACR errors", () => {
     ["unknown P1 is rejected before the data length", "804C02000100", "6900"],
     ["P1=02", "804C020000", "6900"],
   ];
-  it.each(cases)("%s → %s", (_title, command, sw) => {
-    const card = newCard(3);
-    expect(tx(card, command)).toBe(sw);
+  it.each(cases)("%s → %s", async (_title, command, sw) => {
+    const card = await newCard(3);
+    expect(await tx(card, command)).toBe(sw);
   });
 });
 
@@ -342,19 +342,19 @@ describe.each([0, 1, 3, 10])("structure with n = %i PKI applets", (n) => {
   const staticApplets = [0x1f, 0xf4, 0x4b, 0x41, 0x42, 0x40, 0x4e, 0x4d, 0x50, 0x51, 0x52, 0x44, 0x45];
   const staticServices = [0x40, 0x4f, 0x4b, 0x41, 0x42, 0x4e, 0x4d, 0x50, 0x51, 0x52, 0x44, 0x45];
 
-  it("applet/object table (P1=10 and P1=50)", () => {
-    const card = newCard(n);
-    const simple = getAcr(card, 0x10);
+  it("applet/object table (P1=10 and P1=50)", async () => {
+    const card = await newCard(n);
+    const simple = await getAcr(card, 0x10);
     expect(simple.length).toBe(10 + 24 * n + 396);
     expect(checkAppletObjectTable(simple, n)).toEqual([...pkiIds, ...staticApplets]);
-    const extended = getAcr(card, 0x50);
+    const extended = await getAcr(card, 0x50);
     expect(extended.length).toBe(21 * n + 358);
     expect(checkAppletObjectTableExtended(extended)).toEqual([...pkiIds, ...staticApplets]);
   });
 
-  it("service table (P1=21 and P1=61)", () => {
-    const card = newCard(n);
-    const simple = getAcr(card, 0x21);
+  it("service table (P1=21 and P1=61)", async () => {
+    const card = await newCard(n);
+    const simple = await getAcr(card, 0x21);
     const items = parseSimpleTlv(simple);
     expect(items[1].tag).toBe(0x94);
     expect(items[1].value[0]).toBe(12 + n);
@@ -364,7 +364,7 @@ describe.each([0, 1, 3, 10])("structure with n = %i PKI applets", (n) => {
       expect(e.tag).toBe(0x93);
       expect(toHex(e.value)).toBe(toHex(Uint8Array.of(e.value[0], 0x92, 0x07, e.value[0], 0, 0, 0, 7, 0, 0)));
     }
-    const extended = getAcr(card, 0x61);
+    const extended = await getAcr(card, 0x61);
     expect(extended.length).toBe(10 * (12 + n));
     for (let i = 0; i < n; i++) {
       expect(toHex(extended.subarray(10 * i, 10 * i + 10))).toBe(
@@ -373,11 +373,11 @@ describe.each([0, 1, 3, 10])("structure with n = %i PKI applets", (n) => {
     }
   });
 
-  it("per-AID and per-OID lookups follow n", () => {
-    const card = newCard(n);
+  it("per-AID and per-OID lookups follow n", async () => {
+    const card = await newCard(n);
     for (let i = 0; i < 10; i++) {
       const aid = toHex(AID.pki(i));
-      const { data, sw } = exchange(card, `804C110007${aid}00`);
+      const { data, sw } = await exchange(card, `804C110007${aid}00`);
       if (i < n) {
         expect(sw).toBe("9000");
         expect(data).toBe(
@@ -386,22 +386,22 @@ describe.each([0, 1, 3, 10])("structure with n = %i PKI applets", (n) => {
       } else {
         expect(sw).toBe("6A88");
       }
-      const byOid = exchange(card, `804C12000201${toHex(Uint8Array.of(i))}00`);
+      const byOid = await exchange(card, `804C12000201${toHex(Uint8Array.of(i))}00`);
       expect(byOid.sw).toBe(i < n ? "9000" : "6A80");
     }
     // With no PKI applet the first FF FF object is applet 1F's.
-    expect(toHex(getAcr(card, 0x12, "FFFF"))).toBe(APPLET_INFO + (n === 0 ? "8205FFFF200000" : "8205FFFF200010"));
+    expect(toHex(await getAcr(card, 0x12, "FFFF"))).toBe(APPLET_INFO + (n === 0 ? "8205FFFF200000" : "8205FFFF200010"));
   });
 
-  it("ACR and AMP tables do not depend on n", () => {
-    const card = newCard(n);
-    const reference = newCard(3);
-    for (const p1 of [0x00, 0x40, 0x20, 0x60]) expect(toHex(getAcr(card, p1))).toBe(toHex(getAcr(reference, p1)));
+  it("ACR and AMP tables do not depend on n", async () => {
+    const card = await newCard(n);
+    const reference = await newCard(3);
+    for (const p1 of [0x00, 0x40, 0x20, 0x60]) expect(toHex(await getAcr(card, p1))).toBe(toHex(await getAcr(reference, p1)));
   });
 });
 
 describe("AcaApplet construction", () => {
-  it("rejects PKI counts outside 0..10", () => {
+  it("rejects PKI counts outside 0..10", async () => {
     expect(() => new AcaApplet(11)).toThrow(RangeError);
     expect(() => new AcaApplet(-1)).toThrow(RangeError);
   });
@@ -413,7 +413,7 @@ describe("AcaApplet construction", () => {
 const GOLDEN = fileURLToPath(new URL("../vectors/acr.txt", import.meta.url));
 
 describe("golden vectors (test/vectors/acr.txt)", () => {
-  it.skipIf(!existsSync(GOLDEN))("replays every ACA exchange", () => {
+  it.skipIf(!existsSync(GOLDEN))("replays every ACA exchange", async () => {
     const lines = readFileSync(GOLDEN, "utf8").split(/\r?\n/);
     const certs = lines.map((l) => /^#!.*\bcerts=(\S*)/.exec(l)?.[1]).filter((c) => c !== undefined).pop();
     const n = certs === undefined ? 3 : certs === "" ? 0 : certs.split(",").length;
@@ -428,7 +428,7 @@ describe("golden vectors (test/vectors/acr.txt)", () => {
         continue;
       }
       if (line.startsWith("!")) {
-        card.reset();
+        await card.reset();
         acaSelected = false;
         command = null;
         continue;
@@ -437,7 +437,7 @@ describe("golden vectors (test/vectors/acr.txt)", () => {
       if (!received || command === null) continue;
       if (/^0[0-3]A40400/.test(command)) acaSelected = command.slice(10, 24) === toHex(AID.ACA);
       if (acaSelected) {
-        expect(tx(card, command), command).toBe(received[1].toUpperCase());
+        expect(await tx(card, command), command).toBe(received[1].toUpperCase());
         checked++;
       }
       command = null;

@@ -33,19 +33,19 @@ describe("RSA key sizes", () => {
       const store = await openKeyStore({ db: dir, nicknames: SIZES.map((b) => `rsa${b}`) });
       const card = createCacCard(store);
       const client = new CacClient(card);
-      client.select(AID.pki(i));
-      const props = client.getProperties();
+      await client.select(AID.pki(i));
+      const props = await client.getProperties();
       // ... 43 04 06 <bits/64> 01 01 ...
       expect(toHex(props)).toContain(`430406${(bits / 64).toString(16).toUpperCase().padStart(2, "0")}0101`);
       const bytes = bits / 8;
       const block = new Uint8Array(bytes).fill(0x11);
       block[0] = 0x00; // below the modulus
-      const out = client.rsaPrivate(block);
+      const out = await client.rsaPrivate(block);
       expect(out.length).toBe(bytes);
       const key = createPublicKey(readFileSync(join(dir, `rsa${bits}.pem`)));
       expect(toHex(publicEncrypt({ key, padding: constants.RSA_NO_PADDING }, out))).toBe(toHex(block));
       // one byte short of the modulus length
-      expect(client.transceive(apdu(0x80, 0x42, 0x00, 0x00, block.subarray(1, Math.min(bytes, 256)))).sw).toBe(0x6984);
+      expect((await client.transceive(apdu(0x80, 0x42, 0x00, 0x00, block.subarray(1, Math.min(bytes, 256))))).sw).toBe(0x6984);
     });
   }
 });

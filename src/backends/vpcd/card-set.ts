@@ -1,52 +1,12 @@
 /**
- * Runtime control of a set of vpcd cards: the line commands read from stdin
- * (`remove [i]`, `insert [i]`, `status`, `help`) and a small card set that
- * owns one reader and one VpcdClient per card.
+ * A set of vpcd cards: one reader and one VpcdClient per card, card i on
+ * vpcd's port base + i (vpcd numbers its slots by port), with insert/remove
+ * by index for runtime control.
  */
 import type { SmartCard } from "../../core/card/reader.js";
 import { VirtualReader } from "../../core/card/reader.js";
 import { VpcdClient, type VpcdClientOptions } from "./client.js";
-
-export type ControlCommand =
-  | { readonly op: "remove" | "insert"; readonly index: number | undefined }
-  | { readonly op: "status" | "help" }
-  | { readonly op: "none" };
-
-export class ControlSyntaxError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ControlSyntaxError";
-  }
-}
-
-export const CONTROL_HELP = "commands: remove [i], insert [i], status, help (no index = every card)";
-
-/** Parses one control line. Blank lines and `#` comments are "none". */
-export function parseControlLine(line: string, cardCount: number): ControlCommand {
-  const words = line.replace(/#.*/, "").trim().split(/\s+/).filter(Boolean);
-  if (words.length === 0) return { op: "none" };
-  const [verb, arg, ...extra] = words;
-  const op = verb.toLowerCase();
-  if (extra.length > 0) throw new ControlSyntaxError(`too many arguments: ${line.trim()}`);
-  switch (op) {
-    case "remove":
-    case "insert": {
-      if (arg === undefined) return { op, index: undefined };
-      if (!/^\d+$/.test(arg)) throw new ControlSyntaxError(`${op}: '${arg}' is not a card index`);
-      const index = Number(arg);
-      if (index >= cardCount) {
-        throw new ControlSyntaxError(`${op}: no card ${index} (cards are 0..${cardCount - 1})`);
-      }
-      return { op, index };
-    }
-    case "status":
-    case "help":
-      if (arg !== undefined) throw new ControlSyntaxError(`${op} takes no argument`);
-      return { op };
-    default:
-      throw new ControlSyntaxError(`unknown command '${verb}' (${CONTROL_HELP})`);
-  }
-}
+import { VPCD_DEFAULT_PORT } from "./protocol.js";
 
 export interface VpcdCardSlot {
   readonly index: number;
@@ -66,7 +26,7 @@ export class VpcdCardSet {
   readonly slots: readonly VpcdCardSlot[];
 
   constructor(cards: readonly SmartCard[], options: VpcdCardSetOptions = {}) {
-    const { basePort = 35963, onClient, ...clientOptions } = options;
+    const { basePort = VPCD_DEFAULT_PORT, onClient, ...clientOptions } = options;
     if (basePort + cards.length - 1 > 0xffff) throw new RangeError("ports beyond 65535");
     this.slots = cards.map((card, index) => {
       const reader = new VirtualReader(`cacard vpcd ${index}`, card);

@@ -7,11 +7,19 @@
  * (server=on, libvirt source mode='bind'); `cacard vscard --listen` means QEMU
  * connects (server=off with reconnect, libvirt mode='connect').
  */
-import type { Endpoint } from "./client.js";
+import { CacardError } from "../core/errors.js";
+import type { Endpoint } from "../backends/vscard/address.js";
 
 export type CacardMode = "connect" | "listen";
 /** USB controller for usb-ccid. UHCI is the default: QEMU 7.2's usb-ccid under xHCI mishandles 54-byte responses. */
 export type UsbController = "uhci" | "xhci" | "none";
+
+/** A setup QEMU would refuse (TLS on a unix socket). */
+export class QemuConfigError extends CacardError {
+  constructor(message: string) {
+    super("QEMU_CONFIG", message);
+  }
+}
 
 export const CHARDEV_ID = "ccid0";
 export const TLS_OBJECT_ID = "ccid0-tls";
@@ -50,7 +58,7 @@ export function qemuArgs(config: PassthruConfig): string[] {
   for (const s of config.secretObjects ?? []) args.push("-object", s);
   const useTls = config.tlsDir !== undefined;
   if (useTls) {
-    if (config.endpoint.kind !== "tcp") throw new Error("TLS needs a TCP chardev (QEMU refuses tls-creds on unix sockets)");
+    if (config.endpoint.kind !== "tcp") throw new QemuConfigError("TLS needs a TCP chardev (QEMU refuses tls-creds on unix sockets)");
     const parts = [
       "tls-creds-x509",
       `id=${TLS_OBJECT_ID}`,
@@ -107,7 +115,7 @@ export function libvirtXml(config: PassthruConfig, indent = "  "): string {
   const sourceMode = config.mode === "connect" ? "bind" : "connect";
   const tlsAttr = config.tlsDir !== undefined ? " tls='yes'" : "";
   if (config.endpoint.kind === "unix") {
-    if (tlsAttr) throw new Error("TLS needs a TCP chardev");
+    if (tlsAttr) throw new QemuConfigError("TLS needs a TCP chardev");
     lines.push("<smartcard mode='passthrough' type='unix'>");
     lines.push(`${i1}<source mode='${sourceMode}' path='${xmlAttr(config.endpoint.path)}'/>`);
   } else {

@@ -24,8 +24,8 @@
  *   protocol error: ...
  *   stopped
  */
-import { toHex } from "../../core/bytes.js";
-import type { VscardEvent } from "./session.js";
+import { toHex } from "../core/bytes.js";
+import type { VscardEvent } from "../backends/vscard/session.js";
 
 function q(text: string): string {
   return `"${text.replace(/["\\]/g, (c) => "\\" + c).replace(/\n/g, " ")}"`;
