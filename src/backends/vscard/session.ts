@@ -2,7 +2,7 @@
  * One VSCard conversation with a host (QEMU ccid-card-passthru), from the
  * card side. Transport-free: bytes come in through receive(), go out through
  * the send callback, one whole frame per call. The connection loop around it
- * (reconnects, TLS, listening) is in client.ts.
+ * (reconnects, TLS, listening) is in connection.ts, client.ts and listener.ts.
  *
  * Sequence (vscclient's, adjusted to what QEMU 7.2 was observed to do):
  *   1. send Init at once (QEMU's own realize-time Init is usually lost);

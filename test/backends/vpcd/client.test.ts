@@ -54,6 +54,38 @@ describe("VpcdClient against a fake vpcd", () => {
     expect(client.state).toBe("connected");
   });
 
+  it("a card that takes its time: the frames behind its answer wait, replies keep their order", async () => {
+    const { vpcd, card, client } = await rig();
+    const pending: (() => void)[] = [];
+    card.respond = (c) =>
+      c[1] === 0x42 ? new Promise((resolve) => pending.push(() => resolve(b(0x5a, 0x90, 0x00)))) : b(c[1], 0x90, 0x00);
+    client.start();
+    const conn = await vpcd.connection(0);
+    // vpcd itself waits for each reply; a peer that does not still gets them in order.
+    conn.send(b(0x80, 0x42, 0x00, 0x00));
+    conn.send(b(0x00, 0xa4, 0x04, 0x00));
+    conn.send(b(0x02));
+    expect(await conn.quietFor(100)).toBe(true);
+    expect(card.calls).toEqual(["apdu:80420000"]); // the SELECT waits in the decoder
+    pending.shift()!();
+    expect(hex(await conn.nextFrame())).toBe("5a9000");
+    expect(hex(await conn.nextFrame())).toBe("a49000");
+    expect(await conn.quietFor(50)).toBe(true);
+    expect(card.calls).toEqual(["apdu:80420000", "apdu:00a40400", "reset"]);
+  });
+
+  it("a card that fails asynchronously drops the connection like one that throws", async () => {
+    const { vpcd, card, client } = await rig();
+    card.respond = () => Promise.reject(new Error("token gone"));
+    const disconnected = once<[string, Error?]>(client, "disconnected");
+    client.start();
+    const conn = await vpcd.connection(0);
+    conn.send(b(0x00, 0xa4, 0x04, 0x00));
+    const [reason, error] = await disconnected;
+    expect(reason).toBe("card failure");
+    expect(error?.message).toBe("token gone");
+  });
+
   it("answers APDUs in order, whatever the write pattern of vpcd", async () => {
     const { vpcd, card, client } = await rig();
     card.respond = (c) => b(...c.subarray(0, 2), 0x61, c.length);

@@ -301,6 +301,43 @@ describe("VSCard client against a fake QEMU", () => {
     expect(r.host.current.received.at(-1)).toEqual({ type: MsgType.CardRemove, readerId: 1 });
   });
 
+  it("a card that takes its time: later messages wait their turn, frames leave in order", async () => {
+    const release: (() => void)[] = [];
+    const slow = new EchoCard(0xbb);
+    const answer = slow.transmit.bind(slow);
+    slow.transmit = (c) => new Promise((resolve) => release.push(() => resolve(answer(c))));
+    const ra = new VirtualReader("a", new EchoCard(0xaa));
+    const rb = new VirtualReader("b", slow);
+    const r = await start([ra, rb], { readerIds: "multi" });
+    await r.waitEvent((e) => e.type === "card-inserted" && e.id === 1, "second card");
+    const before = r.host.current.received.length;
+    r.host.send({ type: MsgType.APDU, readerId: 1, apdu: Uint8Array.of(0, 0xca, 0, 0, 0) });
+    r.host.send({ type: MsgType.APDU, readerId: 0, apdu: Uint8Array.of(0, 0xca, 0, 0, 0) });
+    r.host.send({ type: MsgType.Flush, readerId: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(release).toHaveLength(1); // the slow card was asked
+    expect(r.host.current.received.length).toBe(before); // nothing overtakes the slow answer
+    rb.remove(); // pulled while answering: the answer still goes out, CardRemove after it
+    release.shift()!();
+    await r.host.waitFor(() => r.host.current.received.length === before + 4, 5000, "four frames");
+    expect(r.host.current.received.slice(before)).toEqual([
+      { type: MsgType.APDU, readerId: 1, apdu: Uint8Array.of(0xbb, 0x90, 0x00) },
+      { type: MsgType.APDU, readerId: 0, apdu: Uint8Array.of(0xaa, 0x90, 0x00) },
+      { type: MsgType.FlushComplete, readerId: 0 },
+      { type: MsgType.CardRemove, readerId: 1 },
+    ]);
+  });
+
+  it("a card that fails asynchronously gets the same VSC_Error and warning as one that throws", async () => {
+    const card = new EchoCard();
+    card.transmit = () => Promise.reject(new Error("token gone"));
+    const r = await start([new VirtualReader("r", card)]);
+    await r.waitEvent((e) => e.type === "card-inserted");
+    r.host.send({ type: MsgType.APDU, readerId: 0, apdu: Uint8Array.of(0, 0xb0, 0, 0, 0) });
+    expect(await r.host.next(isType(MsgType.Error))).toMatchObject({ readerId: 0, code: 1 });
+    await r.waitEvent((e) => e.type === "warning" && e.message === "card failed on an APDU: token gone");
+  });
+
   it("adds and removes a reader at run time", async () => {
     const ra = new VirtualReader("a", new EchoCard());
     const r = await start([ra], { readerIds: "multi" });

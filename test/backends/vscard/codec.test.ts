@@ -21,7 +21,7 @@ import { fromHex, toHex } from "../../../src/core/bytes.js";
 
 const hex = (s: string) => fromHex(s);
 
-/** Wire bytes observed between vscclient-like probes and QEMU 7.2 (reference B.1). */
+/** Wire bytes observed between vscclient-like probes and QEMU 7.2 (layout: libcacard vscard_common.h). */
 const OBSERVED: Array<[string, VscMessage]> = [
   ["00000001 00000000 0000000c 56534344 00000002 00000000", initMessage(0)],
   [

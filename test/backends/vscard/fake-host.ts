@@ -1,7 +1,7 @@
 /**
  * An in-process stand-in for QEMU's ccid-card-passthru: a TCP server on
- * 127.0.0.1:0 that speaks VSCard the way QEMU 7.2 was observed to (see
- * shared reference B.1), with switches for what the tests vary.
+ * 127.0.0.1:0 that speaks VSCard the way QEMU 7.2's ccid-card-passthru does
+ * (hw/usb/ccid-card-passthru.c), with switches for what the tests vary.
  */
 import net from "node:net";
 import tls from "node:tls";

@@ -3,8 +3,8 @@
  * common-handler fallbacks, driven through a real VirtualCard so the length
  * rule and GET RESPONSE chaining are part of what is checked.
  *
- * Expected bytes come from libcacard 2.8 (reference/libcacard-transcripts.txt,
- * session s3, recorded with 3 PKI certificates; the ACA does not look at the
+ * Expected bytes come from libcacard 2.8 (a session recorded with 3 PKI
+ * certificates, also in test/vectors/acr.txt; the ACA does not look at the
  * certificates themselves, only at how many there are).
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -61,8 +61,8 @@ async function getAcr(card: VirtualCard, p1: number, body = ""): Promise<Uint8Ar
 }
 
 /**
- * [title, command, full response] from libcacard-transcripts.txt session s3
- * (the "==== ACA ====" block and the GET ACR block), in recording order.
+ * [title, command, full response] from that libcacard 2.8 session (SELECT ACA
+ * and the GET ACR exchanges), in recording order.
  */
 const S3_EXCHANGES: readonly (readonly [string, string, string])[] = [
   ["SELECT ACA", "00A4040007A000000079030000", "6F0B8407A0000000790300A5009000"],
@@ -194,8 +194,8 @@ describe("ACA against libcacard 2.8 (n = 3)", () => {
     expect(all.startsWith("0105100206020281011080166102820B0100580004520000420006" + "8205FFFF200010")).toBe(true);
   });
 
-  // Data lengths without SW1 SW2 (the reference's "83 bytes" for P1=00 and
-  // "423 bytes" for P1=50 count the status word; 6151 and 256 + A5 confirm).
+  // Data lengths without SW1 SW2 (83 bytes for P1=00 and 423 bytes for P1=50
+  // as recorded count the status word; 6151 and 256 + A5 confirm).
   it("table sizes match the measurements", async () => {
     const card = await newCard(3);
     expect((await getAcr(card, 0x00)).length).toBe(81);

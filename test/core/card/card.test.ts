@@ -1,6 +1,6 @@
 /**
- * The card core and CAC applets against the byte-level spec
- * (libcacard-behaviour.md). Bytes that do not depend on the certificates are
+ * The card core and CAC applets against libcacard 2.8's behaviour, byte for
+ * byte (libcacard cac.c, card_7816.c). Bytes that do not depend on the certificates are
  * compared literally; the rest is derived from the sample certificates.
  */
 import { beforeEach, describe, expect, it } from "vitest";

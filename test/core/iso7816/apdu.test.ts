@@ -49,7 +49,7 @@ describe("parseCommandApdu (libcacard vcard_apdu_set_length)", () => {
     expect(parseCommandApdu(fromHex("00A40400000007A000000116DB000000")).le).toBe(65536);
   });
 
-  it("answers 6700 for every length the rules do not explain (measured table §2.1)", () => {
+  it("answers 6700 for every length the rules do not explain (as measured on libcacard 2.8, vcard_apdu_set_length)", () => {
     for (const bad of [
       "",
       "00",

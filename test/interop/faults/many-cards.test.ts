@@ -427,7 +427,7 @@ describe(`${CARDS} cards in one process, concurrent, no cross-talk`, () => {
 
   it("in-process: interleaved APDU streams with seeded random yields", async () => {
     const cards = fixtures.map(newCard);
-    cards.forEach((c) => c.powerOn());
+    await Promise.all(cards.map((c) => c.powerOn()));
     const random = prng(SEED);
     const tx: Transmit = async (i, command) => {
       for (let n = Math.floor(random() * 4); n > 0; n--) await new Promise((r) => setImmediate(r));

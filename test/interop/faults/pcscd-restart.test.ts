@@ -12,7 +12,7 @@
 import { expect, it } from "vitest";
 import { resolve } from "node:path";
 import { scenarioSuite } from "../lib/scenario-suite.js";
-import { DEFAULT_BACKOFF } from "../../../src/backends/vpcd/protocol.js";
+import { VPCD_DEFAULT_BACKOFF as DEFAULT_BACKOFF } from "../../../src/backends/vpcd/client.js";
 
 const VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
 const SCENARIO = resolve(__dirname, "pcscd-restart.sh");
