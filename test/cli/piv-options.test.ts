@@ -1,12 +1,13 @@
 /** --personality, --piv-slots and --pin-file: checked before any key store opens, one line each. */
-import { describe, expect, it } from "vitest";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { cardFromOptions, personalityOptions } from "../../src/cli/card-options.js";
 import { fromHex, toHex } from "../../src/core/bytes.js";
 
 const dir = mkdtempSync(join(tmpdir(), "cacard-piv-options-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, text: string) => {
   const path = join(dir, name);
   writeFileSync(path, text);
