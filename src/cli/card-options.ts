@@ -1,6 +1,6 @@
 /**
  * The card options every command takes (--db, --cert, --password-file,
- * --pin-tries) and turning them into a card. Passwords come from files only,
+ * --pin-file, --pin-tries, --personality, --piv-slots) and turning them into a card. Passwords come from files only,
  * never from the command line, where any local user could read them.
  */
 import { readFileSync } from "node:fs";
@@ -9,8 +9,14 @@ import { dirname, resolve } from "node:path";
 import type { ParseArgsConfig } from "node:util";
 import { openKeyStore } from "../tokens/open.js";
 import type { KeyStore } from "../core/token/types.js";
-import { createCacCard, type CacCardOptions } from "../core/cac/cac-card.js";
+import type { CacCardOptions } from "../core/cac/cac-card.js";
 import type { VirtualCard } from "../core/card/card.js";
+import { PERSONALITIES, createCard, type CreateCardOptions, type Personality } from "../core/create-card.js";
+import { withCardPin } from "../core/token/card-pin.js";
+import { pivPinProblem } from "../core/piv/pin-format.js";
+import { parseSlotOrder } from "../core/piv/slots.js";
+import { pivCredentialWarnings } from "../core/piv/piv-card.js";
+import type { PivSlot } from "../core/piv/constants.js";
 import { UsageError } from "./errors.js";
 import { toHex } from "../core/bytes.js";
 
@@ -38,7 +44,10 @@ export const cardOptionSpec = {
   db: { type: "string" },
   cert: { type: "string", multiple: true },
   "password-file": { type: "string" },
+  "pin-file": { type: "string" },
   "pin-tries": { type: "string" },
+  personality: { type: "string" },
+  "piv-slots": { type: "string" },
   trace: { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];
 
@@ -48,8 +57,17 @@ export const CARD_OPTIONS_HELP = `Card options:
   --cert NICK           certificate nickname, repeatable, in PKI order (1-10);
                         default: cert1 cert2 cert3
   --password-file FILE  the DB / key password (first line); it is also the PIN
-  --pin-tries N         opt-in PIN retry counter (1-15): 63Cx, then 6983 blocked
-                        (default: none, as libcacard)
+                        unless --pin-file is given
+  --pin-file FILE       the card PIN the guest types (first line), distinct from
+                        the DB password; the DB is then unlocked at start with
+                        --password-file. PIV PINs have 6-8 characters
+  --pin-tries N         PIN retry counter (1-15): 63Cx, then 6983 blocked
+                        (default: none on cac, as libcacard; 3 on piv, cac+piv)
+  --personality P       cac (default, libcacard's CAC), piv (a PIV-only card,
+                        driverless on Windows, macOS and OpenSC) or cac+piv
+                        (CAC applets plus a PIV application, like a DoD CAC)
+  --piv-slots LIST      PIV key slots in certificate order, e.g. 9e,9a
+                        (default 9a,9c,9d,9e; on cac+piv 9a,9c,9d)
   --trace               log every APDU and response on stderr (VERIFY data is
                         replaced by '*' bytes)`;
 
@@ -57,18 +75,21 @@ export interface CardOptionValues {
   db?: string;
   cert?: string[];
   "password-file"?: string;
+  "pin-file"?: string;
   "pin-tries"?: string;
+  personality?: string;
+  "piv-slots"?: string;
   trace?: boolean;
 }
 
 /** Reads a password file: the first line, without its line ending. */
-export function readPasswordFile(path: string): Uint8Array {
+export function readPasswordFile(path: string, option = "--password-file"): Uint8Array {
   let raw: Buffer;
   try {
     raw = readFileSync(path);
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : "cannot read it";
-    throw new UsageError(`--password-file ${path}: ${why}`);
+    throw new UsageError(`${option} ${path}: ${why}`);
   }
   let end = raw.indexOf(0x0a);
   if (end < 0) end = raw.length;
@@ -96,6 +117,39 @@ export function pinOptions(values: Pick<CardOptionValues, "pin-tries">): Pick<Ca
   return tries === undefined ? {} : { pinPolicy: { maxTries: tries } };
 }
 
+/** What --personality, --piv-slots and --pin-file ask for, checked before any key store is opened. */
+export interface PersonalityChoice {
+  readonly personality: Personality;
+  readonly pivSlots?: readonly PivSlot[];
+  /** The card PIN from --pin-file (the caller wipes it). */
+  readonly cardPin?: Uint8Array;
+}
+
+export function personalityOptions(values: Pick<CardOptionValues, "personality" | "piv-slots" | "pin-file">): PersonalityChoice {
+  const personality = (values.personality ?? "cac") as Personality;
+  if (!PERSONALITIES.includes(personality)) {
+    throw new UsageError(`--personality ${values.personality}: expected one of ${PERSONALITIES.join(", ")}`);
+  }
+  let pivSlots: PivSlot[] | undefined;
+  if (values["piv-slots"] !== undefined) {
+    if (personality === "cac") throw new UsageError("--piv-slots: only with --personality piv or cac+piv");
+    try {
+      pivSlots = parseSlotOrder(values["piv-slots"]);
+    } catch (e) {
+      throw new UsageError(`--piv-slots ${values["piv-slots"]}: ${(e as Error).message}`);
+    }
+  }
+  const cardPin = values["pin-file"] !== undefined ? readPasswordFile(values["pin-file"], "--pin-file") : undefined;
+  if (cardPin && personality !== "cac") {
+    const problem = pivPinProblem(cardPin);
+    if (problem) {
+      cardPin.fill(0);
+      throw new UsageError(`--pin-file ${values["pin-file"]}: ${problem}`);
+    }
+  }
+  return { personality, ...(pivSlots ? { pivSlots } : {}), ...(cardPin ? { cardPin } : {}) };
+}
+
 export interface StoreOpenOptions {
   /**
    * Decrypt private keys at first use (default true: a fast start). `cacard
@@ -112,19 +166,42 @@ export async function keyStoreFromOptions(
   values: CardOptionValues,
   password?: Uint8Array,
   open: StoreOpenOptions = {},
+  choice: PersonalityChoice = { personality: "cac" },
 ): Promise<KeyStore> {
   const nicknames = values.cert && values.cert.length > 0 ? values.cert : DEFAULT_NICKNAMES;
   const pw = password ?? (values["password-file"] ? readPasswordFile(values["password-file"]) : undefined);
   try {
-    return await openKeyStore({
+    // Without a card PIN the DB password is the PIN (libcacard's rule); a
+    // PIV PIN outside 6-8 characters would only fail later, in OpenSC
+    // (CKR_PIN_LEN_RANGE), so it is refused here.
+    if (pw && !choice.cardPin && choice.personality !== "cac") {
+      const problem = pivPinProblem(pw);
+      if (problem) throw new UsageError(`the DB password is the PIV PIN here, but ${problem}; give the card a PIN with --pin-file`);
+    }
+    const store = await openKeyStore({
       db: values.db ?? sampleDbPath(),
       nicknames,
       password: pw,
       deferKeyDecryption: open.deferKeyDecryption ?? true,
     });
+    if (!choice.cardPin) return store;
+    if (store.loginRequired && !pw) {
+      throw new UsageError("--pin-file: the key store has a password; give it with --password-file");
+    }
+    return withCardPin(store, choice.cardPin, pw);
   } finally {
     pw?.fill(0);
   }
+}
+
+/** The createCard options of a personality choice. */
+export function personalityCardOptions(choice: PersonalityChoice): Pick<CreateCardOptions, "personality" | "pivSlots"> {
+  return { personality: choice.personality, ...(choice.pivSlots ? { pivSlots: choice.pivSlots } : {}) };
+}
+
+/** One line per certificate the chosen personality cannot use. */
+export function personalityWarnings(store: KeyStore, choice: PersonalityChoice): string[] {
+  return choice.personality === "cac" ? [] : pivCredentialWarnings(store.credentials);
 }
 
 export async function cardFromOptions(
@@ -134,11 +211,18 @@ export async function cardFromOptions(
   open: StoreOpenOptions = {},
 ): Promise<VirtualCard> {
   const pin = pinOptions(values);
-  const store = await keyStoreFromOptions(values, password, open);
-  const options: CacCardOptions = { ...extra, ...pin };
+  const choice = personalityOptions(values);
+  let store: KeyStore;
+  try {
+    store = await keyStoreFromOptions(values, password, open, choice);
+  } finally {
+    choice.cardPin?.fill(0);
+  }
+  const options: CreateCardOptions = { ...extra, ...pin, ...personalityCardOptions(choice) };
   if (values.trace && !options.trace) options.trace = stderrTrace;
   options.warn ??= stderrWarn;
-  return createCacCard(store, options);
+  for (const line of personalityWarnings(store, choice)) options.warn(line);
+  return createCard(store, options);
 }
 
 /** Host-side problems the card answered with a status word (no secrets in them). */

@@ -28,11 +28,18 @@ export {
 } from "./card/applet.js";
 export { CAC_ATR, MAX_ATR_LENGTH } from "./card/atr.js";
 export { VirtualCard, MAX_CHANNELS, pinFromVerifyData, redactPins, type CardOptions } from "./card/card.js";
-export type { PinPolicy } from "./card/pin.js";
+export type { PinCheck, PinPolicy, PinStatus } from "./card/pin.js";
 export { VirtualReader, type ReaderEvents, type SmartCard } from "./card/reader.js";
 
 export { createCacCard, cacApplets, cardSerial, MAX_CERTIFICATE_BYTES, type CacCardOptions } from "./cac/cac-card.js";
 export { cacCredentialWarnings } from "./cac/credential-check.js";
+export { createCard, PERSONALITIES, type CreateCardOptions, type Personality } from "./create-card.js";
+export { PivApplet, type PivAppletOptions } from "./piv/piv-applet.js";
+export { PIV_ATR, createPivApplet, pivCredentialWarnings } from "./piv/piv-card.js";
+export { PIV_AID, PIV_SLOTS, KeyRef, PivAlg, type PivSlot } from "./piv/constants.js";
+export { parseSlotOrder } from "./piv/slots.js";
+export { pivPinProblem } from "./piv/pin-format.js";
+export { withCardPin } from "./token/card-pin.js";
 export { MAX_PKI_APPLETS } from "./cac/aids.js";
 
 export {

@@ -8,8 +8,19 @@ import { parseArgs } from "node:util";
 import type { Command, CliIo } from "../command.js";
 import { EXIT_OK, UsageError } from "../errors.js";
 import { quickAckSupport } from "../../backends/vpcd/quick-ack.js";
-import { CARD_OPTIONS_HELP, cardOptionSpec, keyStoreFromOptions, pinOptions, stderrWarn } from "../card-options.js";
-import { cardSerial, createCacCard, type CacCardOptions } from "../../core/cac/cac-card.js";
+import {
+  CARD_OPTIONS_HELP,
+  cardOptionSpec,
+  keyStoreFromOptions,
+  personalityCardOptions,
+  personalityOptions,
+  personalityWarnings,
+  pinOptions,
+  stderrWarn,
+  type CardOptionValues,
+} from "../card-options.js";
+import { cardSerial } from "../../core/cac/cac-card.js";
+import { createCard, type CreateCardOptions } from "../../core/create-card.js";
 import type { VirtualCard } from "../../core/card/card.js";
 import { toHex } from "../../core/bytes.js";
 import {
@@ -124,21 +135,30 @@ export function vpcdSettings(values: {
 }
 
 async function buildCards(
-  values: Parameters<typeof keyStoreFromOptions>[0] & { "pin-tries"?: string },
+  values: CardOptionValues,
   settings: VpcdSettings,
 ): Promise<VirtualCard[]> {
   const pin = pinOptions(values);
+  const choice = personalityOptions(values);
   const cards: VirtualCard[] = [];
-  for (let i = 0; i < settings.cards; i++) {
-    const store = await keyStoreFromOptions(values); // one instance per card: no shared login state
-    const identity = cardIdentity(cardSerial(store), i, settings.salt);
-    const cardOptions: CacCardOptions = {
-      serial: identity.serial,
-      ...(identity.cccCardId ? { cccCardId: identity.cccCardId } : {}),
-      ...pin,
-      warn: (message) => stderrWarn(`card ${i}: ${message}`),
-    };
-    cards.push(createCacCard(store, cardOptions));
+  try {
+    for (let i = 0; i < settings.cards; i++) {
+      // One instance per card: no shared login state.
+      const store = await keyStoreFromOptions(values, undefined, {}, choice);
+      const identity = cardIdentity(cardSerial(store), i, settings.salt);
+      const warn = (message: string) => stderrWarn(`card ${i}: ${message}`);
+      const cardOptions: CreateCardOptions = {
+        serial: identity.serial,
+        ...(identity.cccCardId ? { cccCardId: identity.cccCardId } : {}),
+        ...pin,
+        ...personalityCardOptions(choice),
+        warn,
+      };
+      if (i === 0) personalityWarnings(store, choice).forEach(warn);
+      cards.push(createCard(store, cardOptions));
+    }
+  } finally {
+    choice.cardPin?.fill(0);
   }
   return cards;
 }

@@ -7,6 +7,7 @@ import type { CommandApdu } from "../iso7816/apdu.js";
 import type { StatusWord } from "../iso7816/status.js";
 import type { Platform } from "../platform.js";
 import type { PrivateKey } from "../token/types.js";
+import type { PinCheck, PinStatus } from "./pin.js";
 
 export interface AppletResponse {
   readonly data: Uint8Array;
@@ -47,6 +48,36 @@ export interface CardServices {
   setCompat(bits: number): void;
   /** CKO_DATA object by label (Person Instance / Personnel); null when absent. */
   readDataObject(label: string): Uint8Array | null;
+  /**
+   * The card PIN as a service, for applets with their own VERIFY (PIV): one
+   * PIN and one retry counter per card, whichever applet checks it. `pin` has
+   * no padding. Logs the token in on success, out on failure.
+   */
+  checkPin(pin: Uint8Array): PinCheck | Promise<PinCheck>;
+  pinStatus(): PinStatus;
+  /** Ends the token session (PIV VERIFY P1=FF). */
+  logout(): Promise<void>;
+  /**
+   * Checks `oldPin` as checkPin does, then sets `newPin`. Resolves to
+   * "unsupported" without checking anything when the token cannot change its PIN.
+   */
+  changePin(oldPin: Uint8Array, newPin: Uint8Array): Promise<PinCheck | "unsupported">;
+  /**
+   * A key whose use needs no PIN (PIV card authentication, 9E): available when
+   * the token needs no login, is logged in, or can open without the holder.
+   * Rejects with CardError 6982 otherwise.
+   */
+  privateKeyWithoutPin(index: number): Promise<PrivateKey>;
+}
+
+/**
+ * ISO 7816-4 §5.3.1 selection by a right-truncated DF name, as PIV requires
+ * (SP 800-73-4 Part 2 §3.1.1). CAC applets never use it: libcacard matches
+ * AIDs exactly and deselects on a failed SELECT.
+ */
+export interface PartialSelection {
+  /** Shortest accepted prefix of the AID (PIV: the 5-byte RID, which yubico-piv-tool sends). */
+  readonly minLength: number;
 }
 
 export interface Applet {
@@ -56,9 +87,23 @@ export interface Applet {
   readonly name: string;
   /** SELECT response data; when absent the card answers the FCI stub 6F..84 AID A5 00. */
   readonly fci?: Uint8Array;
+  /**
+   * When set, SELECT also matches a prefix of `aid` of at least minLength
+   * bytes, and a SELECT of an AID the card lacks leaves this applet selected
+   * (SP 800-73-4 Part 2 §3.1.1: "the currently selected application remains").
+   */
+  readonly partialSelection?: PartialSelection;
+  /**
+   * "iso": an absent Le means 256 and data up to Ne comes back with 61xx for
+   * the rest (ISO 7816-4 §5.1.3), which yubico-piv-tool needs. Default
+   * "libcacard": data longer than Le (absent = 0) answers 61xx and no data.
+   */
+  readonly responseChaining?: "libcacard" | "iso";
   process(apdu: CommandApdu, card: CardServices): AppletAnswer;
   /** Called every time the applet is selected (libcacard reset_applet). */
   onSelect?(): void;
+  /** Called when another applet takes its place on a channel, or at reset (security status ends). */
+  onDeselect?(): void;
 }
 
 export function ok(data: Uint8Array): AppletResponse {

@@ -9,7 +9,7 @@
  * event loop, one that waits on its token (a signature, a login) holds the
  * commands queued behind it.
  */
-import { parseCommandApdu, ClassKind, type CommandApdu } from "../iso7816/apdu.js";
+import { parseCommandApdu, ClassKind, SHORT_LE_MAX, type CommandApdu } from "../iso7816/apdu.js";
 import { CardError } from "../iso7816/card-error.js";
 import { SW, swBytes, type StatusWord } from "../iso7816/status.js";
 import { INS } from "../iso7816/ins.js";
@@ -18,7 +18,7 @@ import { platformProvider, type Platform } from "../platform.js";
 import type { LoginResult, PrivateKey, Token, TokenSession } from "../token/types.js";
 import { CAC_ATR } from "./atr.js";
 import { DEFER, CompatBits, type Applet, type AppletResponse, type AppletResult, type CardServices } from "./applet.js";
-import { PinState, type PinPolicy } from "./pin.js";
+import { PinState, type PinCheck, type PinPolicy, type PinStatus } from "./pin.js";
 import type { SmartCard } from "./reader.js";
 
 /** libcacard MAX_CHANNEL: channel numbers come from CLA bits 0-1. */
@@ -37,6 +37,11 @@ export interface CardOptions {
   readonly platform?: Platform;
   readonly atr?: Uint8Array;
   readonly serial?: Uint8Array;
+  /**
+   * The applet selected on channel 0 after every reset (SP 800-73-4 Part 2
+   * §3.1: a PIV-only card selects PIV by default). Default: none, as libcacard.
+   */
+  readonly selectedAtReset?: Applet;
   /** Opt-in retry counter; undefined keeps libcacard's "no counter" behaviour. */
   readonly pinPolicy?: PinPolicy;
   /**
@@ -58,6 +63,8 @@ export interface CardOptions {
 interface Pending {
   readonly data: Uint8Array;
   offset: number;
+  /** ISO rule for GET RESPONSE: an absent Le means 256 (see Applet.responseChaining). */
+  readonly iso: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -86,6 +93,9 @@ export class VirtualCard implements CardServices, SmartCard {
   readonly #current: (Applet | null)[] = new Array(MAX_CHANNELS).fill(null);
   #pending: Pending | null = null;
   #session: TokenSession | null = null;
+  /** A session opened without the PIN (Token.openWithoutPin), kept apart from the login. */
+  #pinless: TokenSession | null = null;
+  readonly #selectedAtReset: Applet | null;
   #compat = 0;
   /** The last queued answer while one is still being worked out; null when idle. */
   #tail: Promise<unknown> | null = null;
@@ -109,6 +119,8 @@ export class VirtualCard implements CardServices, SmartCard {
     this.#trace = options.trace;
     this.#getChallenge = !options.libcacardStrict;
     this.#warn = options.warn;
+    this.#selectedAtReset = options.selectedAtReset ?? null;
+    this.#current[0] = this.#selectedAtReset;
   }
 
   // ---- power -------------------------------------------------------------
@@ -128,7 +140,12 @@ export class VirtualCard implements CardServices, SmartCard {
   }
 
   #reset(): Uint8Array | Promise<Uint8Array> {
+    for (const applet of this.#current) applet?.onDeselect?.();
     this.#current.fill(null);
+    if (this.#selectedAtReset !== null) {
+      this.#current[0] = this.#selectedAtReset;
+      this.#selectedAtReset.onSelect?.();
+    }
     this.#pending = null;
     // libcacard vcard_emul_reset: PK11_Logout.
     const session = this.#session;
@@ -159,6 +176,55 @@ export class VirtualCard implements CardServices, SmartCard {
     const key = session.key(index);
     if (key === null) throw new CardError(SW.CONDITION_NOT_SATISFIED, "no private key");
     return key;
+  }
+
+  async privateKeyWithoutPin(index: number): Promise<PrivateKey> {
+    if (this.#session !== null || !this.keyStore.loginRequired) return this.privateKey(index);
+    if (this.#pinless === null && this.keyStore.openWithoutPin) {
+      const result = await this.keyStore.openWithoutPin();
+      if (result.ok) this.#pinless = result.session;
+    }
+    const key = this.#pinless?.key(index) ?? null;
+    if (key === null) throw new CardError(SW.SECURITY_NOT_SATISFIED, "this key needs the PIN here");
+    return key;
+  }
+
+  pinStatus(): PinStatus {
+    return { verified: this.isLoggedIn(), blocked: this.#pin.blocked, triesLeft: this.#pin.triesLeft };
+  }
+
+  async logout(): Promise<void> {
+    const session = this.#session;
+    this.#session = null;
+    await session?.logout?.();
+  }
+
+  /**
+   * One PIN attempt against the token, counted (PinState). libcacard logs out
+   * before every attempt (vcard_emul_login), so a wrong PIN also ends a session.
+   */
+  checkPin(pin: Uint8Array): PinCheck | Promise<PinCheck> {
+    if (this.#pin.blocked) return BLOCKED;
+    const previous = this.#session;
+    this.#session = null;
+    let result: LoginResult | Promise<LoginResult>;
+    try {
+      const out = previous?.logout?.();
+      result = isPromise(out) ? out.then(() => this.keyStore.login(pin)) : this.keyStore.login(pin);
+    } catch (e) {
+      return this.#loginFault(e);
+    }
+    if (isPromise(result)) return result.then((r) => this.#loginResult(r), (e) => this.#loginFault(e));
+    return this.#loginResult(result);
+  }
+
+  async changePin(oldPin: Uint8Array, newPin: Uint8Array): Promise<PinCheck | "unsupported"> {
+    const change = this.keyStore.changePin;
+    if (change === undefined) return "unsupported";
+    const check = await this.checkPin(oldPin);
+    if (!check.ok) return check;
+    if (!(await change.call(this.keyStore, newPin))) throw new CardError(SW.WRONG_PARAMETERS_IN_DATA, "new PIN refused");
+    return check;
   }
 
   readDataObject(_label: string): Uint8Array | null {
@@ -239,24 +305,32 @@ export class VirtualCard implements CardServices, SmartCard {
         if (e instanceof CardError) return swBytes(e.sw);
         throw e;
       }
-      if (isPromise(result)) return result.then((r) => this.#afterApplet(apdu, r));
-      return this.#afterApplet(apdu, result);
+      if (isPromise(result)) return result.then((r) => this.#afterApplet(apdu, r, applet));
+      return this.#afterApplet(apdu, result, applet);
     }
     return this.#iso7816(apdu);
   }
 
-  #afterApplet(apdu: CommandApdu, result: AppletResult): Uint8Array | Promise<Uint8Array> {
-    return result === DEFER ? this.#iso7816(apdu) : this.#respond(apdu, result);
+  #afterApplet(apdu: CommandApdu, result: AppletResult, applet: Applet): Uint8Array | Promise<Uint8Array> {
+    return result === DEFER ? this.#iso7816(apdu) : this.#respond(apdu, result, applet);
   }
 
   /**
    * libcacard's response builder: data longer than Le (absent Le = 0) is kept
    * for GET RESPONSE and only 61xx is returned. No truncation, no 6Cxx here.
+   * Applets with ISO response chaining get up to Ne bytes (absent Le = 256)
+   * with 61xx for the rest (ISO 7816-4 §5.1.3).
    */
-  #respond(apdu: CommandApdu, response: AppletResponse): Uint8Array {
+  #respond(apdu: CommandApdu, response: AppletResponse, applet: Applet): Uint8Array {
     const { data, sw } = response;
+    if (applet.responseChaining === "iso") {
+      const ne = apdu.hasLe ? apdu.le : SHORT_LE_MAX;
+      if (data.length <= ne) return data.length === 0 ? swBytes(sw) : withSw(data, sw);
+      this.#pending = { data, offset: ne, iso: true };
+      return withSw(data.subarray(0, ne), remainingSw(data.length - ne));
+    }
     if (data.length > apdu.le) {
-      this.#pending = { data, offset: 0 };
+      this.#pending = { data, offset: 0, iso: false };
       return swBytes(SW.RESPONSE_BYTES | (data.length > 0xff ? 0 : data.length));
     }
     return data.length === 0 ? swBytes(sw) : withSw(data, sw);
@@ -295,20 +369,41 @@ export class VirtualCard implements CardServices, SmartCard {
 
   #select(apdu: CommandApdu): Uint8Array {
     if (apdu.p1 !== 0x04) return swBytes(SW.FUNCTION_NOT_SUPPORTED);
-    const applet = this.#byAidLength.get(apdu.data.length)?.find((a) => bytesEqual(a.aid, apdu.data)) ?? null;
-    // Quirk kept: a failed SELECT leaves the channel with nothing selected.
+    const applet =
+      this.#byAidLength.get(apdu.data.length)?.find((a) => bytesEqual(a.aid, apdu.data)) ?? this.#partialMatch(apdu.data);
+    const previous = this.#current[apdu.channel];
+    if (applet === null) {
+      // SP 800-73-4 Part 2 §3.1.1: an unknown AID leaves PIV selected
+      // (yubico-piv-tool probes the YubiKey OTP applet and carries on).
+      if (previous?.partialSelection) return swBytes(SW.FILE_NOT_FOUND);
+      // Quirk kept: a failed SELECT leaves the channel with nothing selected.
+      this.#current[apdu.channel] = null;
+      previous?.onDeselect?.();
+      return swBytes(SW.FILE_NOT_FOUND);
+    }
+    if (previous !== applet) previous?.onDeselect?.();
     this.#current[apdu.channel] = applet;
-    if (applet === null) return swBytes(SW.FILE_NOT_FOUND);
     applet.onSelect?.();
     // P2 (e.g. 0C, "no FCI") is ignored, as libcacard does.
-    return this.#respond(apdu, { data: applet.fci ?? fciStub(apdu.data), sw: SW.SUCCESS });
+    return this.#respond(apdu, { data: applet.fci ?? fciStub(apdu.data), sw: SW.SUCCESS }, applet);
+  }
+
+  /** An applet that accepts `aid` as a right-truncated form of its own (ISO 7816-4 §5.3.1). */
+  #partialMatch(aid: Uint8Array): Applet | null {
+    for (const applet of this.applets) {
+      const rule = applet.partialSelection;
+      if (rule && aid.length >= rule.minLength && aid.length < applet.aid.length) {
+        if (bytesEqual(applet.aid.subarray(0, aid.length), aid)) return applet;
+      }
+    }
+    return null;
   }
 
   #getResponse(apdu: CommandApdu): Uint8Array {
     const pending = this.#pending;
     if (pending === null) return swBytes(SW.DATA_NOT_FOUND);
     const remaining = pending.data.length - pending.offset;
-    const n = Math.min(remaining, apdu.le);
+    const n = Math.min(remaining, pending.iso && !apdu.hasLe ? SHORT_LE_MAX : apdu.le);
     const chunk = pending.data.subarray(pending.offset, pending.offset + n);
     pending.offset += n;
     const next = Math.min(GET_RESPONSE_CHUNK, remaining - n);
@@ -320,48 +415,39 @@ export class VirtualCard implements CardServices, SmartCard {
   #verify(apdu: CommandApdu): StatusWord | Promise<StatusWord> {
     if (apdu.p1 !== 0 || apdu.p2 !== 0) return SW.WRONG_PARAMETERS;
     if (apdu.data.length === 0) return this.#verifyStatus();
-    if (this.#pin.blocked) return SW.AUTH_METHOD_BLOCKED;
     const pin = pinFromVerifyData(apdu.data);
-    // libcacard logs out before every attempt.
-    const previous = this.#session;
-    this.#session = null;
-    let result: LoginResult | Promise<LoginResult>;
-    try {
-      const out = previous?.logout?.();
-      result = isPromise(out) ? out.then(() => this.keyStore.login(pin)) : this.keyStore.login(pin);
-    } catch (e) {
-      pin.fill(0);
-      return this.#loginFault(e);
-    }
-    if (isPromise(result)) {
-      return result.then(
-        (r) => (pin.fill(0), this.#loginResult(r)),
-        (e) => (pin.fill(0), this.#loginFault(e)),
+    const check = this.checkPin(pin);
+    if (isPromise(check)) {
+      return check.then(
+        (c) => (pin.fill(0), cacVerifySw(c)),
+        (e) => {
+          pin.fill(0);
+          throw e;
+        },
       );
     }
     pin.fill(0);
-    return this.#loginResult(result);
+    return cacVerifySw(check);
   }
 
-  #loginResult(result: LoginResult): StatusWord {
+  #loginResult(result: LoginResult): PinCheck {
     if (result.ok) {
       this.#session = result.session;
       this.#pin.succeeded();
-      return SW.SUCCESS;
+      return PIN_OK;
     }
-    if (result.reason === "locked") return SW.AUTH_METHOD_BLOCKED;
+    if (result.reason === "locked") return BLOCKED;
     let left = this.#pin.failed();
     // A token that counts (PKCS#11 CKF_USER_PIN_*) is believed when it is stricter.
     if (result.triesLeft !== undefined) left = left === undefined ? result.triesLeft : Math.min(left, result.triesLeft);
-    if (left === undefined) return SW.CONDITION_NOT_SATISFIED;
-    return left === 0 ? SW.AUTH_METHOD_BLOCKED : SW.WARNING_COUNTER | Math.min(left, 15);
+    return left === 0 ? BLOCKED : { ok: false, blocked: false, triesLeft: left };
   }
 
   /**
    * The PIN was right but a key could not be used (damaged, or not matching
    * its certificate): a failed login for the card, loud on the host.
    */
-  #loginFault(e: unknown): StatusWord {
+  #loginFault(e: unknown): PinCheck {
     this.#warn?.(`login failed: ${(e as Error)?.message ?? e}`);
     return this.#loginResult({ ok: false, reason: "wrong-pin" });
   }
@@ -374,6 +460,22 @@ export class VirtualCard implements CardServices, SmartCard {
     if (count === -1) return SW.DATA_NOT_FOUND;
     return SW.WARNING_COUNTER | Math.min(count, 15);
   }
+}
+
+const PIN_OK: PinCheck = { ok: true };
+const BLOCKED: PinCheck = { ok: false, blocked: true };
+
+/** libcacard's VERIFY answers: 6985 for a wrong PIN without a counter, 63Cx / 6983 with one. */
+function cacVerifySw(check: PinCheck): StatusWord {
+  if (check.ok) return SW.SUCCESS;
+  if (check.blocked) return SW.AUTH_METHOD_BLOCKED;
+  if (check.triesLeft === undefined) return SW.CONDITION_NOT_SATISFIED;
+  return SW.WARNING_COUNTER | Math.min(check.triesLeft, 15);
+}
+
+/** 61xx for what GET RESPONSE still holds (00: 256 or more). */
+function remainingSw(remaining: number): StatusWord {
+  return SW.RESPONSE_BYTES | (remaining > 0xff ? 0 : remaining);
 }
 
 /** FCI stub for every applet but GP: 6F (Lc+4) 84 Lc <AID as sent> A5 00. */

@@ -35,3 +35,19 @@ export class PinState {
     return this.#left;
   }
 }
+
+/** The outcome of checking a PIN against the card's one PIN. */
+export type PinCheck =
+  | { readonly ok: true }
+  /** Wrong PIN; `triesLeft` undefined without a retry counter (libcacard). */
+  | { readonly ok: false; readonly blocked: false; readonly triesLeft: number | undefined }
+  /** Blocked: nothing was compared. */
+  | { readonly ok: false; readonly blocked: true };
+
+export interface PinStatus {
+  /** The token is logged in (or needs no PIN). */
+  readonly verified: boolean;
+  readonly blocked: boolean;
+  /** Undefined without a retry counter. */
+  readonly triesLeft: number | undefined;
+}

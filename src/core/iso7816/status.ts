@@ -14,6 +14,8 @@ export const SW = {
   EXC_ERROR_MEMORY_FAILURE: 0x6581,
   WRONG_LENGTH: 0x6700,
   SECURE_NOT_SUPPORTED: 0x6882,
+  /** PIV only: CLA 1x on an instruction that does not chain. */
+  CHAINING_NOT_SUPPORTED: 0x6884,
   COMMAND_NOT_SUPPORTED: 0x6900,
   SECURITY_NOT_SATISFIED: 0x6982,
   AUTH_METHOD_BLOCKED: 0x6983,
@@ -26,6 +28,8 @@ export const SW = {
   P1_P2_INCORRECT: 0x6a86,
   DATA_NOT_FOUND: 0x6a88,
   INS_CODE_INVALID: 0x6d00,
+  /** PIV only: a class byte outside the interindustry range (libcacard never says it). */
+  CLA_NOT_SUPPORTED: 0x6e00,
   GENERAL_ERROR: 0x6f00,
 } as const;
 

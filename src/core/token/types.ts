@@ -80,6 +80,18 @@ export interface Token {
    * host faults (a damaged key found at first use: KeyStoreError).
    */
   login(pin?: Uint8Array): LoginResult | Promise<LoginResult>;
+  /**
+   * Replaces the PIN after the card checked the old one (PIV CHANGE
+   * REFERENCE DATA). Absent when the PIN cannot change (it is a database
+   * password). Resolves to false when the token refuses the new PIN.
+   */
+  changePin?(newPin: Uint8Array): boolean | Promise<boolean>;
+  /**
+   * A session opened without the holder's PIN, for keys a card uses without
+   * one (PIV card authentication). Only tokens unlocked at start offer it
+   * (the database password came from a file; the card PIN is separate).
+   */
+  openWithoutPin?(): LoginResult | Promise<LoginResult>;
   /** Token presence (a PKCS#11 token pulled out); returns the unsubscribe function. */
   watch?(listener: (event: TokenEvent) => void): () => void;
   /** Releases what the token holds (a module, a worker). */
