@@ -1,7 +1,8 @@
 /**
- * The card options every command takes (--db, --cert, --password-file,
- * --pin-tries) and turning them into a card. Passwords come from files only,
- * never from the command line, where any local user could read them.
+ * The card options every command takes (--db or --pkcs11/--token, --cert,
+ * --password-file, --pin-tries) and turning them into a card. Passwords come
+ * from files only, never from the command line, where any local user could
+ * read them.
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -9,6 +10,7 @@ import { dirname, resolve } from "node:path";
 import type { ParseArgsConfig } from "node:util";
 import { openKeyStore } from "../tokens/open.js";
 import type { KeyStore } from "../core/token/types.js";
+import type { Pkcs11Token } from "../tokens/pkcs11/index.js";
 import { createCacCard, type CacCardOptions } from "../core/cac/cac-card.js";
 import type { VirtualCard } from "../core/card/card.js";
 import { UsageError } from "./errors.js";
@@ -36,6 +38,8 @@ export function sampleDbPath(): string {
 
 export const cardOptionSpec = {
   db: { type: "string" },
+  pkcs11: { type: "string" },
+  token: { type: "string" },
   cert: { type: "string", multiple: true },
   "password-file": { type: "string" },
   "pin-tries": { type: "string" },
@@ -45,9 +49,16 @@ export const cardOptionSpec = {
 export const CARD_OPTIONS_HELP = `Card options:
   --db DIR              NSS database directory (also written sql:DIR) or a PEM
                         directory (<nick>.pem + <nick>.key); default: certs-sample/nssdb
+  --pkcs11 MODULE       host mode: the keys stay on a PKCS#11 token, reached through
+                        MODULE (a .so path, e.g. /usr/lib/softhsm/libsofthsm2.so;
+                        never p11-kit-proxy). VERIFY is the token's login
+  --token LABEL         with --pkcs11: the token's label (default: the first token
+                        holding a certificate with a key pair)
   --cert NICK           certificate nickname, repeatable, in PKI order (1-10);
-                        default: cert1 cert2 cert3
-  --password-file FILE  the DB / key password (first line); it is also the PIN
+                        default: cert1 cert2 cert3. With --pkcs11: a CKA_LABEL;
+                        default: every certificate with a key pair, by CKA_ID
+  --password-file FILE  the DB / key password (first line); it is also the PIN.
+                        With --pkcs11: the token PIN, checked once at start
   --pin-tries N         opt-in PIN retry counter (1-15): 63Cx, then 6983 blocked
                         (default: none, as libcacard)
   --trace               log every APDU and response on stderr (VERIFY data is
@@ -55,6 +66,8 @@ export const CARD_OPTIONS_HELP = `Card options:
 
 export interface CardOptionValues {
   db?: string;
+  pkcs11?: string;
+  token?: string;
   cert?: string[];
   "password-file"?: string;
   "pin-tries"?: string;
@@ -93,6 +106,8 @@ export interface StoreOpenOptions {
    * info` turns it off so that a damaged key is reported before it says "ok".
    */
   readonly deferKeyDecryption?: boolean;
+  /** A PKCS#11 token opened again after it came back: no PIN check (the guest logs in). */
+  readonly reopen?: boolean;
 }
 
 /**
@@ -104,6 +119,8 @@ export async function keyStoreFromOptions(
   password?: Uint8Array,
   open: StoreOpenOptions = {},
 ): Promise<KeyStore> {
+  if (values.pkcs11 !== undefined) return pkcs11TokenFromOptions(values, password, open.reopen);
+  if (values.token !== undefined) throw new UsageError("--token LABEL names a PKCS#11 token: it needs --pkcs11 MODULE");
   const nicknames = values.cert && values.cert.length > 0 ? values.cert : DEFAULT_NICKNAMES;
   const pw = password ?? (values["password-file"] ? readPasswordFile(values["password-file"]) : undefined);
   try {
@@ -115,6 +132,31 @@ export async function keyStoreFromOptions(
     });
   } finally {
     pw?.fill(0);
+  }
+}
+
+/**
+ * Host mode (--pkcs11): the token through its module. Loaded on this path
+ * only, so that the optional pkcs11js addon is never touched otherwise.
+ * `reopen` skips the PIN check (a token coming back after removal).
+ */
+export async function pkcs11TokenFromOptions(
+  values: CardOptionValues,
+  password?: Uint8Array,
+  reopen = false,
+): Promise<Pkcs11Token> {
+  if (values.db !== undefined) throw new UsageError("--db and --pkcs11 are two different key stores: give one");
+  const { openPkcs11Token } = await import("../tokens/pkcs11/index.js");
+  const pin = reopen ? undefined : (password ?? (values["password-file"] ? readPasswordFile(values["password-file"]) : undefined));
+  try {
+    return await openPkcs11Token({
+      module: values.pkcs11!,
+      ...(values.token !== undefined ? { tokenLabel: values.token } : {}),
+      ...(values.cert && values.cert.length > 0 ? { labels: values.cert } : {}),
+      ...(pin !== undefined ? { pin } : {}),
+    });
+  } finally {
+    pin?.fill(0);
   }
 }
 
