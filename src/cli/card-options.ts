@@ -1,7 +1,8 @@
 /**
- * The card options every command takes (--db, --cert, --password-file,
- * --pin-file, --pin-tries, --personality, --piv-slots) and turning them into a card. Passwords come from files only,
- * never from the command line, where any local user could read them.
+ * The card options every command takes (--db or --pkcs11/--token, --cert,
+ * --password-file, --pin-file, --pin-tries, --personality, --piv-slots) and
+ * turning them into a card. Passwords come from files only, never from the
+ * command line, where any local user could read them.
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -10,12 +11,14 @@ import type { ParseArgsConfig } from "node:util";
 import { openKeyStore } from "../tokens/open.js";
 import type { KeyStore } from "../core/token/types.js";
 import type { CacCardOptions } from "../core/cac/cac-card.js";
+import type { Pkcs11Token } from "../tokens/pkcs11/index.js";
 import type { VirtualCard } from "../core/card/card.js";
 import { PERSONALITIES, createCard, type CreateCardOptions, type Personality } from "../core/create-card.js";
 import { withCardPin } from "../core/token/card-pin.js";
 import { pivPinProblem } from "../core/piv/pin-format.js";
 import { parseSlotOrder } from "../core/piv/slots.js";
 import { pivCredentialWarnings } from "../core/piv/piv-card.js";
+import { cacCredentialWarnings } from "../core/cac/credential-check.js";
 import type { PivSlot } from "../core/piv/constants.js";
 import { UsageError } from "./errors.js";
 import { toHex } from "../core/bytes.js";
@@ -42,6 +45,8 @@ export function sampleDbPath(): string {
 
 export const cardOptionSpec = {
   db: { type: "string" },
+  pkcs11: { type: "string" },
+  token: { type: "string" },
   cert: { type: "string", multiple: true },
   "password-file": { type: "string" },
   "pin-file": { type: "string" },
@@ -54,10 +59,17 @@ export const cardOptionSpec = {
 export const CARD_OPTIONS_HELP = `Card options:
   --db DIR              NSS database directory (also written sql:DIR) or a PEM
                         directory (<nick>.pem + <nick>.key); default: certs-sample/nssdb
+  --pkcs11 MODULE       host mode: the keys stay on a PKCS#11 token, reached through
+                        MODULE (a .so path, e.g. /usr/lib/softhsm/libsofthsm2.so;
+                        never p11-kit-proxy). VERIFY is the token's login
+  --token LABEL         with --pkcs11: the token's label (default: the first token
+                        holding a certificate with a key pair)
   --cert NICK           certificate nickname, repeatable, in PKI order (1-10);
-                        default: cert1 cert2 cert3
+                        default: cert1 cert2 cert3. With --pkcs11: a CKA_LABEL;
+                        default: every certificate with a key pair, by CKA_ID
   --password-file FILE  the DB / key password (first line); it is also the PIN
-                        unless --pin-file is given
+                        unless --pin-file is given. With --pkcs11: the token
+                        PIN, checked once at start
   --pin-file FILE       the card PIN the guest types (first line), distinct from
                         the DB password; the DB is then unlocked at start with
                         --password-file. PIV PINs have 6-8 characters
@@ -73,6 +85,8 @@ export const CARD_OPTIONS_HELP = `Card options:
 
 export interface CardOptionValues {
   db?: string;
+  pkcs11?: string;
+  token?: string;
   cert?: string[];
   "password-file"?: string;
   "pin-file"?: string;
@@ -156,6 +170,8 @@ export interface StoreOpenOptions {
    * info` turns it off so that a damaged key is reported before it says "ok".
    */
   readonly deferKeyDecryption?: boolean;
+  /** A PKCS#11 token opened again after it came back: no PIN check (the guest logs in). */
+  readonly reopen?: boolean;
 }
 
 /**
@@ -168,6 +184,9 @@ export async function keyStoreFromOptions(
   open: StoreOpenOptions = {},
   choice: PersonalityChoice = { personality: "cac" },
 ): Promise<KeyStore> {
+  if (values.token !== undefined && values.pkcs11 === undefined) {
+    throw new UsageError("--token LABEL names a PKCS#11 token: it needs --pkcs11 MODULE");
+  }
   const nicknames = values.cert && values.cert.length > 0 ? values.cert : DEFAULT_NICKNAMES;
   const pw = password ?? (values["password-file"] ? readPasswordFile(values["password-file"]) : undefined);
   try {
@@ -178,12 +197,15 @@ export async function keyStoreFromOptions(
       const problem = pivPinProblem(pw);
       if (problem) throw new UsageError(`the DB password is the PIV PIN here, but ${problem}; give the card a PIN with --pin-file`);
     }
-    const store = await openKeyStore({
-      db: values.db ?? sampleDbPath(),
-      nicknames,
-      password: pw,
-      deferKeyDecryption: open.deferKeyDecryption ?? true,
-    });
+    const store =
+      values.pkcs11 !== undefined
+        ? await pkcs11TokenFromOptions(values, pw, open.reopen)
+        : await openKeyStore({
+            db: values.db ?? sampleDbPath(),
+            nicknames,
+            password: pw,
+            deferKeyDecryption: open.deferKeyDecryption ?? true,
+          });
     if (!choice.cardPin) return store;
     if (store.loginRequired && !pw) {
       throw new UsageError("--pin-file: the key store has a password; give it with --password-file");
@@ -201,7 +223,32 @@ export function personalityCardOptions(choice: PersonalityChoice): Pick<CreateCa
 
 /** One line per certificate the chosen personality cannot use. */
 export function personalityWarnings(store: KeyStore, choice: PersonalityChoice): string[] {
-  return choice.personality === "cac" ? [] : pivCredentialWarnings(store.credentials);
+  return choice.personality === "cac" ? cacCredentialWarnings(store.credentials) : pivCredentialWarnings(store.credentials);
+}
+
+/**
+ * Host mode (--pkcs11): the token through its module. Loaded on this path
+ * only, so that the optional pkcs11js addon is never touched otherwise.
+ * `reopen` skips the PIN check (a token coming back after removal).
+ */
+export async function pkcs11TokenFromOptions(
+  values: CardOptionValues,
+  password?: Uint8Array,
+  reopen = false,
+): Promise<Pkcs11Token> {
+  if (values.db !== undefined) throw new UsageError("--db and --pkcs11 are two different key stores: give one");
+  const { openPkcs11Token } = await import("../tokens/pkcs11/index.js");
+  const pin = reopen || password === undefined ? undefined : Uint8Array.from(password);
+  try {
+    return await openPkcs11Token({
+      module: values.pkcs11!,
+      ...(values.token !== undefined ? { tokenLabel: values.token } : {}),
+      ...(values.cert && values.cert.length > 0 ? { labels: values.cert } : {}),
+      ...(pin !== undefined ? { pin } : {}),
+    });
+  } finally {
+    pin?.fill(0);
+  }
 }
 
 export async function cardFromOptions(

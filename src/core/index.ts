@@ -52,6 +52,7 @@ export {
   type KeyAlgorithm,
   type KeyStore,
   type KeyStoreErrorCode,
+  type KeyOperationErrorCode,
   type LoginResult,
   type PrivateKey,
   type Token,

@@ -28,10 +28,11 @@ ${CARD_OPTIONS_HELP}
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const card = await cardFromOptions(values, {}, undefined, { deferKeyDecryption: false });
     const store = card.keyStore;
+    const secret = store.kind === "pkcs11" ? "the token's user PIN" : "the DB password";
     const login = store.loginRequired
       ? values["password-file"]
-        ? "PIN required (the DB password; password file verified)"
-        : "PIN required (the DB password)"
+        ? `PIN required (${secret}; password file verified)`
+        : `PIN required (${secret})`
       : "no PIN needed (any PIN is accepted)";
     const out = [
       `ATR:       ${toHex(card.atr)}`,
@@ -47,6 +48,7 @@ ${CARD_OPTIONS_HELP}
       }),
     ];
     io.stdout.write(out.join("\n") + "\n");
+    await store.close?.(); // a PKCS#11 module is finalized, its thread ended
     return EXIT_OK;
   },
 };

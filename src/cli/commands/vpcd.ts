@@ -19,6 +19,7 @@ import {
   stderrWarn,
   type CardOptionValues,
 } from "../card-options.js";
+import { followTokenPresence } from "../token-presence.js";
 import { cardSerial } from "../../core/cac/cac-card.js";
 import { createCard, type CreateCardOptions } from "../../core/create-card.js";
 import type { VirtualCard } from "../../core/card/card.js";
@@ -65,9 +66,13 @@ Signals: SIGUSR1 removes every card, SIGUSR2 inserts them again
 (like virt_cacard -r / -i). A removed card closes its connection, which
 pcscd reports as "Card Removed"; inserting reconnects.
 
-Example:
+With --pkcs11, pulling the token out removes the card from its reader, and
+putting it back inserts it again (libvirt host mode; docs/host-mode.md).
+
+Examples:
   cacard vpcd --db certs-sample/nssdb --cards 2
-  pkcs11-tool -L        # Virtual PCD 00 00 and 00 01, token label "CAC II"`;
+  pkcs11-tool -L        # Virtual PCD 00 00 and 00 01, token label "CAC II"
+  cacard vpcd --pkcs11 /usr/lib/softhsm/libsofthsm2.so --token mytoken`;
 
 const KEEP_ALIVE_MS = 1 << 30;
 
@@ -134,31 +139,43 @@ export function vpcdSettings(values: {
   };
 }
 
-async function buildCards(
+/**
+ * Card `index` on its own key store instance (no shared login state between
+ * cards). `reopen`: a PKCS#11 token that came back after removal.
+ */
+async function buildCard(
   values: CardOptionValues,
   settings: VpcdSettings,
-): Promise<VirtualCard[]> {
+  index: number,
+  reopen = false,
+): Promise<VirtualCard> {
   const pin = pinOptions(values);
   const choice = personalityOptions(values);
-  const cards: VirtualCard[] = [];
   try {
-    for (let i = 0; i < settings.cards; i++) {
-      // One instance per card: no shared login state.
-      const store = await keyStoreFromOptions(values, undefined, {}, choice);
-      const identity = cardIdentity(cardSerial(store), i, settings.salt);
-      const warn = (message: string) => stderrWarn(`card ${i}: ${message}`);
-      const cardOptions: CreateCardOptions = {
-        serial: identity.serial,
-        ...(identity.cccCardId ? { cccCardId: identity.cccCardId } : {}),
-        ...pin,
-        ...personalityCardOptions(choice),
-        warn,
-      };
-      if (i === 0) personalityWarnings(store, choice).forEach(warn);
-      cards.push(createCard(store, cardOptions));
-    }
+    const store = await keyStoreFromOptions(values, undefined, { reopen }, choice);
+    const identity = cardIdentity(cardSerial(store), index, settings.salt);
+    const warn = (message: string) => stderrWarn(`card ${index}: ${message}`);
+    const cardOptions: CreateCardOptions = {
+      serial: identity.serial,
+      ...(identity.cccCardId ? { cccCardId: identity.cccCardId } : {}),
+      ...pin,
+      ...personalityCardOptions(choice),
+      warn,
+    };
+    if (index === 0 && !reopen) personalityWarnings(store, choice).forEach(warn);
+    return createCard(store, cardOptions);
   } finally {
     choice.cardPin?.fill(0);
+  }
+}
+
+async function buildCards(values: CardOptionValues, settings: VpcdSettings): Promise<VirtualCard[]> {
+  const cards: VirtualCard[] = [];
+  try {
+    for (let i = 0; i < settings.cards; i++) cards.push(await buildCard(values, settings, i));
+  } catch (e) {
+    await Promise.all(cards.map((c) => c.keyStore.close?.()));
+    throw e;
   }
   return cards;
 }
@@ -179,7 +196,10 @@ export const command: Command = {
     const say = (line: string) => io.stderr.write(`cacard vpcd: ${line}\n`);
 
     const cards = await buildCards(values, settings);
-    if (io.signal.aborted) return EXIT_OK;
+    if (io.signal.aborted) {
+      await Promise.all(cards.map((c) => c.keyStore.close?.()));
+      return EXIT_OK;
+    }
 
     const attach = ({ index, client }: VpcdCardSlot) => {
       const tag = `card ${index}`;
@@ -221,6 +241,18 @@ export const command: Command = {
         `card ${slot.index}: ${card.keyStore.credentials.length} certificate(s), serial ${toHex(card.serial.subarray(0, 8))}…, vpcd ${slot.client.endpoint}`,
       );
     }
+
+    // Host mode: the token pulled out removes its card, the token back inserts it.
+    const unfollow = values.pkcs11 === undefined
+      ? []
+      : set.slots.map((slot) =>
+          followTokenPresence({
+            reader: slot.reader,
+            card: cards[slot.index],
+            rebuild: () => buildCard(values, settings, slot.index, true),
+            say: (line) => say(`card ${slot.index}: ${line}`),
+          }),
+        );
 
     const onRemoveSignal = () => describeIndices("removed", set.remove(), undefined).forEach(say);
     const onInsertSignal = () => describeIndices("inserted", set.insert(), undefined).forEach(say);
@@ -275,6 +307,7 @@ export const command: Command = {
       rl?.close();
       if (settings.controlStdin) io.stdin.pause();
       await set.stop();
+      await Promise.all(unfollow.map((stop) => stop()));
     }
     say("stopped");
     return EXIT_OK;

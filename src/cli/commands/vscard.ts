@@ -6,6 +6,7 @@
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { VirtualReader, type SmartCard } from "../../core/card/reader.js";
+import type { VirtualCard } from "../../core/card/card.js";
 import { AddressError, DEFAULT_HOST, isLoopback, parseHostPort, type Endpoint } from "../../backends/vscard/address.js";
 import { VscardClient } from "../../backends/vscard/client.js";
 import { VscardListener } from "../../backends/vscard/listener.js";
@@ -14,6 +15,7 @@ import { loadTlsDir, TlsConfigError, type TlsCredentials } from "../../backends/
 import { SecretError, SecretStore } from "../../secrets/secret.js";
 import type { CliIo, Command } from "../command.js";
 import { CARD_OPTIONS_HELP, cardFromOptions, cardOptionSpec, type CardOptionValues } from "../card-options.js";
+import { followTokenPresence } from "../token-presence.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError } from "../errors.js";
 
 export const DEFAULT_READER_NAME = "cacard";
@@ -190,7 +192,7 @@ function secretOrUsage(store: SecretStore, id: string, option: string, utf8: boo
   }
 }
 
-async function buildCard(values: CardOptionValues, password: Uint8Array | undefined): Promise<SmartCard> {
+async function buildCard(values: CardOptionValues, password: Uint8Array | undefined): Promise<VirtualCard> {
   return cardFromOptions(values, {}, password);
 }
 
@@ -260,6 +262,16 @@ export const command: Command = {
       const card = await buildCard(values, password);
       const reader = new VirtualReader(values["reader-name"] ?? DEFAULT_READER_NAME, card);
       if (values["no-card"]) reader.remove();
+      // Host mode: the token pulled out removes the card, the token back inserts it (a new card on the reopened token).
+      const unfollow =
+        values.pkcs11 === undefined
+          ? async () => undefined
+          : followTokenPresence({
+              reader,
+              card,
+              rebuild: () => cardFromOptions(values, {}, undefined, { reopen: true }),
+              say: (line) => say(line),
+            });
 
       const controller = new AbortController();
       const stop = () => controller.abort();
@@ -298,6 +310,7 @@ export const command: Command = {
         io.signal.removeEventListener("abort", stop);
         unwatch();
         secrets.clear();
+        await unfollow();
       }
       return EXIT_OK;
     } catch (e) {

@@ -6,10 +6,10 @@
 import type { CommandApdu } from "../iso7816/apdu.js";
 import { CardError } from "../iso7816/card-error.js";
 import { INS } from "../iso7816/ins.js";
-import { SW } from "../iso7816/status.js";
+import { SW, type StatusWord } from "../iso7816/status.js";
 import { concatBytes } from "../bytes.js";
 import { ok, type AppletAnswer, type AppletResponse, type CardServices } from "../card/applet.js";
-import { KeyOperationError, rsaBits, type KeyAlgorithm } from "../token/types.js";
+import { KeyOperationError, rsaBits, type KeyAlgorithm, type KeyOperationErrorCode } from "../token/types.js";
 import { AID } from "./aids.js";
 import { objectFiles, type ObjectFiles } from "./buffers.js";
 import { ReadableCacApplet } from "./cac-applet.js";
@@ -135,8 +135,16 @@ export class PkiApplet extends ReadableCacApplet {
     try {
       return ok(await key.rsaRaw(input));
     } catch (e) {
-      if (e instanceof KeyOperationError) throw new CardError(SW.DATA_INVALID, e.message);
+      if (e instanceof KeyOperationError) throw new CardError(KEY_ERROR_SW[e.code], e.message);
       throw e;
     }
   }
 }
+
+/** libcacard vcard_emul_map_error: what SIGN/DECRYPT answers for each key failure. */
+const KEY_ERROR_SW: Readonly<Record<KeyOperationErrorCode, StatusWord>> = {
+  KEY_OPERATION_INPUT: SW.DATA_INVALID,
+  KEY_NOT_LOGGED_IN: SW.CONDITION_NOT_SATISFIED,
+  KEY_OUT_OF_MEMORY: SW.EXC_ERROR_MEMORY_FAILURE,
+  KEY_OPERATION_FAILED: SW.EXC_ERROR_CHANGE,
+};

@@ -120,10 +120,22 @@ export class KeyStoreError extends CacardError {
   }
 }
 
-/** A private operation rejected its operand; the card answers 6984 (CAC) or 6A80 (PIV). */
+/**
+ * Why a private-key operation failed, in the terms a card needs to pick its
+ * status word (libcacard vcard_emul_map_error, after NSS's PK11_MapError of
+ * the token's CK_RV):
+ * * KEY_OPERATION_INPUT: the operand does not fit the key (6984 CAC, 6A80 PIV);
+ * * KEY_NOT_LOGGED_IN: the token hides the key, e.g. after its login ended (6985);
+ * * KEY_OUT_OF_MEMORY: the token ran out of memory or sessions (6581);
+ * * KEY_OPERATION_FAILED: any other token failure (6500).
+ */
+export type KeyOperationErrorCode = "KEY_OPERATION_INPUT" | "KEY_NOT_LOGGED_IN" | "KEY_OUT_OF_MEMORY" | "KEY_OPERATION_FAILED";
+
+/** A private operation failed for a reason the card reports with a status word (see KeyOperationErrorCode). */
 export class KeyOperationError extends CacardError {
-  constructor(message: string) {
-    super("KEY_OPERATION_INPUT", message);
+  declare readonly code: KeyOperationErrorCode;
+  constructor(message: string, code: KeyOperationErrorCode = "KEY_OPERATION_INPUT", options?: { readonly cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
