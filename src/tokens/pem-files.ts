@@ -1,7 +1,8 @@
 /**
  * Reading the files of a PEM key-store directory: `<nickname>.pem` or
  * `<nickname>.crt` (a PEM or DER certificate) and `<nickname>.key` (a PEM
- * private key: PKCS#8, encrypted PKCS#8, or PKCS#1 "RSA PRIVATE KEY").
+ * private key: PKCS#8, encrypted PKCS#8, PKCS#1 "RSA PRIVATE KEY" or SEC 1
+ * "EC PRIVATE KEY").
  */
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -21,11 +22,16 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g
 /** RFC 1421 header lines ("Proc-Type: 4,ENCRYPTED") sit between BEGIN and a blank line. */
 const PEM_HEADER_LINE = /^[A-Za-z-]+:/;
 
-/** The PEM labels of private keys we accept, and whether each is encrypted. */
-const KEY_LABELS: ReadonlyMap<string, "pkcs8" | "pkcs8-encrypted" | "pkcs1"> = new Map([
+/**
+ * The PEM labels of private keys we accept, and whether each is encrypted.
+ * "EC PRIVATE KEY" is SEC 1 (RFC 5915), what `openssl ecparam -genkey`
+ * writes: the EC counterpart of PKCS#1, encrypted the same legacy way.
+ */
+const KEY_LABELS: ReadonlyMap<string, "pkcs8" | "pkcs8-encrypted" | "pkcs1" | "sec1"> = new Map([
   ["PRIVATE KEY", "pkcs8"],
   ["ENCRYPTED PRIVATE KEY", "pkcs8-encrypted"],
   ["RSA PRIVATE KEY", "pkcs1"],
+  ["EC PRIVATE KEY", "sec1"],
 ]);
 
 export interface PemBlock {
@@ -82,11 +88,11 @@ export function readKeyFile(dir: string, nickname: string): PemKeyFile | undefin
   for (const block of pemBlocks(text)) {
     const kind = KEY_LABELS.get(block.label);
     if (kind === undefined) continue;
-    // A PKCS#1 key may be encrypted the old OpenSSL way, announced in its headers.
+    // A PKCS#1 or SEC 1 key may be encrypted the old OpenSSL way, announced in its headers.
     const encrypted = kind === "pkcs8-encrypted" || block.headers.some((h) => /^Proc-Type:\s*4,\s*ENCRYPTED/i.test(h));
     return { path, pem: block.text, encrypted };
   }
-  throw new KeyStoreError("KEYSTORE_CORRUPT", `${path} holds no PEM private key (PRIVATE KEY, ENCRYPTED PRIVATE KEY or RSA PRIVATE KEY)`);
+  throw new KeyStoreError("KEYSTORE_CORRUPT", `${path} holds no PEM private key (PRIVATE KEY, ENCRYPTED PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)`);
 }
 
 /** Splits PEM text into blocks (RFC 7468), keeping RFC 1421 headers apart from the base64. */

@@ -42,7 +42,8 @@ export function openPemKeyStore(options: OpenKeyStoreOptions): KeyStore {
   for (const { nickname, found: certPath } of selected) {
     const parsed = parseCertificate(nickname, readCertificateFile(certPath), certPath);
     const file = readKeyFile(dir, nickname);
-    credentials.push(toCredential(parsed, file !== undefined));
+    // A key the card cannot use (Ed25519, ...) counts as none, as in the NSS store.
+    credentials.push(toCredential(parsed, file !== undefined && parsed.algorithm.kind !== "unsupported"));
     slots.push(file === undefined ? null : { file, certificate: parsed });
   }
   return new PemKeyStore(dir, credentials, slots, options.password);
@@ -98,6 +99,7 @@ class PemKeyStore implements KeyStore {
   /** Parses every key; null when `password` does not decrypt one of them. */
   #loadAll(password: Uint8Array | undefined): SoftSession | null {
     const keys: (SoftPrivateKey | null)[] = [];
+    // Keys the card cannot use (an Ed25519 key) are checked like the others, then left out.
     for (const slot of this.#slots) {
       if (slot === null) {
         keys.push(null);
@@ -105,7 +107,8 @@ class PemKeyStore implements KeyStore {
       }
       const key = slot.file.encrypted ? decryptKey(slot.file, password) : plainKey(slot.file);
       if (key === null) return null;
-      keys.push(checkedKey(key, slot));
+      const checked = checkedKey(key, slot);
+      keys.push(checked.algorithm.kind === "unsupported" ? null : checked);
     }
     return new SoftSession(keys);
   }

@@ -61,6 +61,9 @@ export class SoftPrivateKey implements PrivateKey {
   readonly #modulus: Uint8Array | null;
 
   constructor(key: KeyObject) {
+    // keyAlgorithmOf reads public keys too; a public key passed here by
+    // mistake would otherwise only fail inside node:crypto at the first SIGN.
+    if (key.type !== "private") throw new TypeError(`a ${key.type} key is not a private key`);
     this.#key = key;
     this.algorithm = keyAlgorithmOf(key);
     this.#modulus = this.algorithm.kind === "rsa" ? rsaModulusOf(key) : null;

@@ -7,14 +7,14 @@ import { createPrivateKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KeyStoreError, openKeyStore } from "../../src/tokens/index.js";
+import { openKeyStore } from "../../src/tokens/index.js";
 import { decryptNssData, parseEncryptedData } from "../../src/tokens/nss/pbe.js";
 import { derivePassKey } from "../../src/tokens/nss/password.js";
-import { rsaModulusOf } from "../../src/tokens/rsa-ring.js";
+import { rsaModulusOf } from "../../src/tokens/soft-key.js";
 import { readBdbHashItems } from "./helpers/bdb.js";
 import { exportCertificate, HAVE_CERTUTIL, IN_CI, makeNssDb, mergeIntoSqlDb } from "./helpers/certutil.js";
 import { fingerprint, makeTempDir, utf8, rejection } from "./helpers/fixtures.js";
-import { certModulus, operand, publicRaw, roundTrips } from "./helpers/rsa.js";
+import { certModulus, keyBits, modulusBytes, operand, publicRaw, roundTrips, rsaRaw, session } from "./helpers/rsa.js";
 
 it("has certutil when running in CI", () => {
   if (IN_CI) expect(HAVE_CERTUTIL, "certutil (libnss3-tools) must be installed in CI").toBe(true);
@@ -37,25 +37,26 @@ describe.skipIf(!HAVE_CERTUTIL)("DBs made by certutil", () => {
     it("reads every certificate as certutil exports it, with its key size", async () => {
       const store = await openKeyStore({ db: dir, nicknames: ["carol", "alice", "bob smith"] });
       expect(store.loginRequired).toBe(false);
-      expect(store.credentials.map((c) => c.keyBits)).toEqual([3072, 2048, 1024]);
+      expect(keyBits(store)).toEqual([3072, 2048, 1024]);
+      expect(store.credentials.every((c) => c.hasPrivateKey)).toBe(true);
       // @peculiar/x509 prints RDNs in DER order (certutil -s puts O before CN).
       expect(store.credentials[2].subject).toBe("O=cacard test, CN=bob smith");
       for (const c of store.credentials) {
-        expect(Buffer.from(c.certificate)).toEqual(Buffer.from(exportCertificate(dir, c.nickname)));
+        expect(Buffer.from(c.certificate)).toEqual(Buffer.from(exportCertificate(dir, c.label)));
       }
     });
 
     it("does raw RSA with each key that its certificate undoes", async () => {
       const store = await openKeyStore({ db: dir, nicknames: ["alice", "bob smith", "carol"] });
-      const ring = store.openKeys(utf8("any pin"))!;
-      expect([0, 1, 2].map((i) => ring.modulusBytes(i))).toEqual([256, 128, 384]);
-      for (let i = 0; i < 3; i++) expect(roundTrips(ring, i, store.credentials[i])).toBe(true);
+      const keys = (await session(store, utf8("any pin")))!;
+      expect([0, 1, 2].map((i) => modulusBytes(keys, i))).toEqual([256, 128, 384]);
+      for (let i = 0; i < 3; i++) expect(await roundTrips(keys, i, store.credentials[i])).toBe(true);
     });
 
     it("leaves the DB byte-identical", async () => {
       const before = fingerprint(dir);
       const store = await openKeyStore({ db: `sql:${dir}`, nicknames: ["alice"] });
-      store.openKeys()!.rsaPrivate(0, operand(256));
+      await rsaRaw((await session(store))!, 0, operand(256));
       expect(fingerprint(dir)).toEqual(before);
     });
   });
@@ -72,12 +73,12 @@ describe.skipIf(!HAVE_CERTUTIL)("DBs made by certutil", () => {
       const store = await openKeyStore({ db: dir, nicknames: ["signing", "encryption"] });
       expect(store.loginRequired).toBe(true);
       expect(Buffer.from(store.credentials[0].certificate)).toEqual(Buffer.from(exportCertificate(dir, "signing")));
-      expect(store.openKeys()).toBeNull();
-      expect(store.openKeys(utf8("s3cret pas"))).toBeNull();
-      const ring = store.openKeys(utf8(password));
-      expect(ring).not.toBeNull();
-      expect(roundTrips(ring!, 0, store.credentials[0])).toBe(true);
-      expect(roundTrips(ring!, 1, store.credentials[1])).toBe(true);
+      expect(await store.login()).toEqual({ ok: false, reason: "wrong-pin" });
+      expect(await session(store, utf8("s3cret pas"))).toBeNull();
+      const keys = await session(store, utf8(password));
+      expect(keys).not.toBeNull();
+      expect(await roundTrips(keys!, 0, store.credentials[0])).toBe(true);
+      expect(await roundTrips(keys!, 1, store.credentials[1])).toBe(true);
     });
 
     it("checks a password given at open time", async () => {
@@ -85,15 +86,15 @@ describe.skipIf(!HAVE_CERTUTIL)("DBs made by certutil", () => {
       expect(err.code).toBe("KEYSTORE_BAD_PASSWORD");
       expect(err.message).toContain(dir);
       const store = await openKeyStore({ db: dir, nicknames: ["signing"], password: utf8(password) });
-      expect(store.openKeys(utf8("wrong"))).toBeNull();
-      expect(roundTrips(store.openKeys(utf8(password))!, 0, store.credentials[0])).toBe(true);
+      expect(await session(store, utf8("wrong"))).toBeNull();
+      expect(await roundTrips((await session(store, utf8(password)))!, 0, store.credentials[0])).toBe(true);
     });
 
     it("leaves the DB byte-identical", async () => {
       const before = fingerprint(dir);
       const store = await openKeyStore({ db: dir, nicknames: ["signing", "encryption"] });
-      store.openKeys(utf8(password))!.rsaPrivate(1, operand(256));
-      store.openKeys(utf8("wrong"));
+      await rsaRaw((await session(store, utf8(password)))!, 1, operand(256));
+      await store.login(utf8("wrong"));
       expect(fingerprint(dir)).toEqual(before);
     });
   });
@@ -118,12 +119,12 @@ describe.skipIf(!HAVE_CERTUTIL)("DBs made by certutil", () => {
       mergeIntoSqlDb(converted, dir, password);
       const store = await openKeyStore({ db: converted, nicknames: ["legacy1"] });
       expect(Buffer.from(store.credentials[0].certificate)).toEqual(Buffer.from(exportCertificate(dir, "legacy1", "dbm")));
-      const ring = store.openKeys(utf8(password))!;
+      const keys = (await session(store, utf8(password)))!;
       const x = operand(256);
-      expect(Buffer.from(publicRaw(store.credentials[0], ring.rsaPrivate(0, x)!))).toEqual(Buffer.from(x));
+      expect(Buffer.from(publicRaw(store.credentials[0], (await rsaRaw(keys, 0, x))!))).toEqual(Buffer.from(x));
     });
 
-    it("their key3.db 3DES entries decrypt with the legacy PBE (a real NSS vector for §A.2.5)", () => {
+    it("their key3.db 3DES entries decrypt with the legacy PBE (a real NSS vector for §A.2.5)", async () => {
       const items = readBdbHashItems(new Uint8Array(readFileSync(join(dir, "key3.db"))));
       const globalSalt = items.get("global-salt")!;
       expect(globalSalt).toHaveLength(20);
@@ -137,9 +138,9 @@ describe.skipIf(!HAVE_CERTUTIL)("DBs made by certutil", () => {
       const oidLen = pc[3 + saltLen + nickLen];
       const ciphertext = pc.subarray(3 + saltLen + nickLen + 1 + oidLen);
       const check = { scheme: "pkcs12-v0-3des", salt, iterations: 1, ciphertext } as const;
-      expect(Buffer.from(decryptNssData(check, passKey) ?? []).toString()).toBe("password-check");
+      expect(Buffer.from((await decryptNssData(check, passKey)) ?? []).toString()).toBe("password-check");
       // A wrong password fails the padding check, or (rarely) decrypts to garbage.
-      const wrong = decryptNssData(check, derivePassKey(globalSalt, utf8("wrong")));
+      const wrong = await decryptNssData(check, derivePassKey(globalSalt, utf8("wrong")));
       expect(wrong === null ? null : Buffer.from(wrong).toString("latin1")).not.toBe("password-check");
 
       // The private key: version | saltLen | nickLen | salt | nickname | EncryptedPrivateKeyInfo.
@@ -148,12 +149,12 @@ describe.skipIf(!HAVE_CERTUTIL)("DBs made by certutil", () => {
         if (name === "password-check" || data.length < 100 || data[0] !== 3) continue;
         const epki = data.subarray(3 + data[1] + data[2]);
         if (epki[0] !== 0x30) continue; // not an entry of this shape
-        const pkcs8 = decryptNssData(parseEncryptedData(epki), passKey);
+        const pkcs8 = await decryptNssData(parseEncryptedData(epki), passKey);
         if (pkcs8 !== null) key = createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" });
       }
       expect(key).toBeDefined();
       const certDer = exportCertificate(dir, "legacy1", "dbm");
-      const modulus = certModulus({ nickname: "legacy1", certificate: certDer, subject: "", keyBits: 0 });
+      const modulus = certModulus(certDer);
       expect(Buffer.from(rsaModulusOf(key!)!)).toEqual(Buffer.from(modulus));
     });
   });

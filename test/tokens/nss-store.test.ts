@@ -6,7 +6,7 @@ import { verify, X509Certificate } from "node:crypto";
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KeyOperationError, KeyStoreError, openKeyStore, openNssKeyStore, type KeyStore } from "../../src/tokens/index.js";
+import { KeyOperationError, openKeyStore, openNssKeyStore, type KeyStore } from "../../src/tokens/index.js";
 import {
   copyStore,
   fingerprint,
@@ -20,7 +20,7 @@ import {
   utf8,
   rejection,
 } from "./helpers/fixtures.js";
-import { operand, pkcs1Sha256Block, publicRaw, roundTrips } from "./helpers/rsa.js";
+import { keyBits, modulusBytes, operand, pkcs1Sha256Block, publicRaw, roundTrips, rsaRaw, session } from "./helpers/rsa.js";
 
 const PW = utf8(SAMPLE_PASSWORD);
 
@@ -35,9 +35,11 @@ describe("NSS DB without a password (certs-sample/nssdb)", () => {
   it("lists the three certificates in the order asked for", () => {
     expect(store.kind).toBe("nss");
     expect(store.location).toBe(SAMPLE_NSS);
-    expect(store.credentials.map((c) => c.nickname)).toEqual(NICKNAMES);
+    expect(store.credentials.map((c) => c.label)).toEqual(NICKNAMES);
     expect(store.credentials.map((c) => c.subject)).toEqual(["CN=cert1", "CN=cert2", "CN=cert3"]);
-    expect(store.credentials.map((c) => c.keyBits)).toEqual([2048, 2048, 2048]);
+    expect(store.credentials.map((c) => c.algorithm)).toEqual(NICKNAMES.map(() => ({ kind: "rsa", bits: 2048 })));
+    expect(keyBits(store)).toEqual([2048, 2048, 2048]);
+    expect(store.credentials.every((c) => c.hasPrivateKey)).toBe(true);
   });
 
   it("serves each certificate's DER exactly as the PEM copy holds it", () => {
@@ -49,69 +51,77 @@ describe("NSS DB without a password (certs-sample/nssdb)", () => {
   it("follows the nickname order, not the DB order", async () => {
     const s = await openKeyStore({ db: SAMPLE_NSS, nicknames: ["cert3", "cert1"] });
     expect(s.credentials.map((c) => c.subject)).toEqual(["CN=cert3", "CN=cert1"]);
-    expect(roundTrips(s.openKeys()!, 0, s.credentials[0])).toBe(true);
+    expect(await roundTrips((await session(s))!, 0, s.credentials[0])).toBe(true);
   });
 
-  it("needs no login and accepts any PIN", () => {
+  it("needs no login and accepts any PIN", async () => {
     expect(store.loginRequired).toBe(false);
-    const ring = store.openKeys();
-    expect(ring).not.toBeNull();
-    expect(store.openKeys(utf8("77777777"))).toBe(ring);
-    expect(store.openKeys(new Uint8Array(0))).toBe(ring);
-    expect(ring!.modulusBytes(0)).toBe(256);
+    const keys = await session(store);
+    expect(keys).not.toBeNull();
+    expect(await session(store, utf8("77777777"))).toBe(keys);
+    expect(await session(store, new Uint8Array(0))).toBe(keys);
+    expect(modulusBytes(keys!, 0)).toBe(256);
+    expect(keys!.key(0)!.algorithm).toEqual({ kind: "rsa", bits: 2048 });
   });
 
-  it("does raw RSA that the certificate's public key undoes, equal to the PEM key's result", () => {
-    const ring = store.openKeys()!;
-    const pemRing = pem.openKeys()!;
+  it("does raw RSA that the certificate's public key undoes, equal to the PEM key's result", async () => {
+    const keys = (await session(store))!;
+    const pemKeys = (await session(pem))!;
     for (let i = 0; i < 3; i++) {
       const x = operand(256);
-      const y = ring.rsaPrivate(i, x)!;
+      const y = (await rsaRaw(keys, i, x))!;
       expect(y).toBeInstanceOf(Uint8Array);
       expect(y.length).toBe(256);
-      expect(Buffer.from(y)).toEqual(Buffer.from(pemRing.rsaPrivate(i, x)!));
+      expect(Buffer.from(y)).toEqual(Buffer.from((await rsaRaw(pemKeys, i, x))!));
       expect(Buffer.from(publicRaw(store.credentials[i], y))).toEqual(Buffer.from(x));
     }
   });
 
-  it("makes a PKCS#1 v1.5 signature that verifies, as SIGN_DECRYPT does", () => {
+  it("makes a PKCS#1 v1.5 signature that verifies, as SIGN_DECRYPT does", async () => {
     const message = utf8("hello smartcard");
-    const sig = store.openKeys()!.rsaPrivate(1, pkcs1Sha256Block(message, 256))!;
+    const sig = (await rsaRaw((await session(store))!, 1, pkcs1Sha256Block(message, 256)))!;
     const publicKey = new X509Certificate(store.credentials[1].certificate).publicKey;
     expect(verify("sha256", message, publicKey, sig)).toBe(true);
   });
 
-  it("rejects operands of the wrong length or not below the modulus", () => {
-    const ring = store.openKeys()!;
-    for (const length of [0, 1, 255, 257, 512]) {
-      expect(() => ring.rsaPrivate(0, operand(length))).toThrow(KeyOperationError);
-    }
-    expect(() => ring.rsaPrivate(0, new Uint8Array(256).fill(0xff))).toThrow(KeyOperationError);
-    const n = new Uint8Array(Buffer.from(new X509Certificate(store.credentials[0].certificate).publicKey.export({ format: "jwk" }).n as string, "base64url"));
-    expect(() => ring.rsaPrivate(0, n)).toThrow(/not below the modulus/);
-    const nMinus1 = Uint8Array.from(n);
-    nMinus1[255] -= 1;
-    expect(ring.rsaPrivate(0, nMinus1)).toHaveLength(256);
+  it("has RSA keys only: no ECDSA or ECDH", async () => {
+    const key = (await session(store))!.key(0)!;
+    expect(key.ecdsaSign).toBeUndefined();
+    expect(key.ecdh).toBeUndefined();
   });
 
-  it("answers null / 0 for an index without a credential", () => {
-    const ring = store.openKeys()!;
-    expect(ring.rsaPrivate(3, operand(256))).toBeNull();
-    expect(ring.rsaPrivate(-1, operand(256))).toBeNull();
-    expect(ring.modulusBytes(3)).toBe(0);
+  it("rejects operands of the wrong length or not below the modulus", async () => {
+    const keys = (await session(store))!;
+    for (const length of [0, 1, 255, 257, 512]) {
+      await expect(rsaRaw(keys, 0, operand(length))).rejects.toThrow(KeyOperationError);
+    }
+    await expect(rsaRaw(keys, 0, new Uint8Array(256).fill(0xff))).rejects.toThrow(KeyOperationError);
+    const n = new Uint8Array(Buffer.from(new X509Certificate(store.credentials[0].certificate).publicKey.export({ format: "jwk" }).n as string, "base64url"));
+    await expect(rsaRaw(keys, 0, n)).rejects.toThrow(/not below the modulus/);
+    const nMinus1 = Uint8Array.from(n);
+    nMinus1[255] -= 1;
+    expect(await rsaRaw(keys, 0, nMinus1)).toHaveLength(256);
+  });
+
+  it("answers null / 0 for an index without a credential", async () => {
+    const keys = (await session(store))!;
+    expect(keys.key(3)).toBeNull();
+    expect(keys.key(-1)).toBeNull();
+    expect(await rsaRaw(keys, 3, operand(256))).toBeNull();
+    expect(modulusBytes(keys, 3)).toBe(0);
   });
 
   it("accepts the sql: prefix and the internal token prefix of certutil -K", async () => {
     const s = await openKeyStore({ db: `sql:${SAMPLE_NSS}`, nicknames: ["NSS Certificate DB:cert2"] });
     expect(s.kind).toBe("nss");
     expect(s.credentials[0].subject).toBe("CN=cert2");
-    expect(s.credentials[0].nickname).toBe("NSS Certificate DB:cert2");
+    expect(s.credentials[0].label).toBe("NSS Certificate DB:cert2");
   });
 
   it("ignores a password given for a DB that has none", async () => {
     const s = await openKeyStore({ db: SAMPLE_NSS, nicknames: ["cert1"], password: utf8("whatever") });
     expect(s.loginRequired).toBe(false);
-    expect(s.openKeys(utf8("anything"))).not.toBeNull();
+    expect(await session(s, utf8("anything"))).not.toBeNull();
   });
 });
 
@@ -121,34 +131,35 @@ describe("NSS DB with a password (certs-sample/nssdb-pw, 12345678)", () => {
     const plain = await openKeyStore({ db: SAMPLE_NSS, nicknames: NICKNAMES });
     expect(s.loginRequired).toBe(true);
     expect(s.credentials.map((c) => Buffer.from(c.certificate))).toEqual(plain.credentials.map((c) => Buffer.from(c.certificate)));
-    expect(s.openKeys()).toBeNull();
-    expect(s.openKeys(new Uint8Array(0))).toBeNull();
-    expect(s.openKeys(utf8("1234567"))).toBeNull();
-    expect(s.openKeys(utf8("123456789"))).toBeNull();
+    expect(s.credentials.every((c) => c.hasPrivateKey)).toBe(true);
+    expect(await s.login()).toEqual({ ok: false, reason: "wrong-pin" });
+    expect(await s.login(new Uint8Array(0))).toEqual({ ok: false, reason: "wrong-pin" });
+    expect(await session(s, utf8("1234567"))).toBeNull();
+    expect(await session(s, utf8("123456789"))).toBeNull();
   });
 
   it("opens the keys with the password as PIN; the keys equal the passwordless copy's", async () => {
     const s = await openKeyStore({ db: SAMPLE_NSS_PW, nicknames: NICKNAMES });
-    const ring = s.openKeys(PW);
-    expect(ring).not.toBeNull();
-    expect(s.openKeys(PW)).toBe(ring); // decrypted once, then reused
-    expect(s.openKeys(utf8("wrong"))).toBeNull(); // a wrong PIN still fails afterwards
-    const plainRing = (await openKeyStore({ db: SAMPLE_NSS, nicknames: NICKNAMES })).openKeys()!;
+    const keys = await session(s, PW);
+    expect(keys).not.toBeNull();
+    expect(await session(s, PW)).toBe(keys); // decrypted once, then reused
+    expect(await session(s, utf8("wrong"))).toBeNull(); // a wrong PIN still fails afterwards
+    const plainKeys = (await session(await openKeyStore({ db: SAMPLE_NSS, nicknames: NICKNAMES })))!;
     for (let i = 0; i < 3; i++) {
       const x = operand(256);
-      expect(Buffer.from(ring!.rsaPrivate(i, x)!)).toEqual(Buffer.from(plainRing.rsaPrivate(i, x)!));
+      expect(Buffer.from((await rsaRaw(keys!, i, x))!)).toEqual(Buffer.from((await rsaRaw(plainKeys, i, x))!));
     }
   });
 
   it("checks a password given at open time and then wants exactly it as PIN", async () => {
     const s = await openKeyStore({ db: SAMPLE_NSS_PW, nicknames: NICKNAMES, password: PW });
     expect(s.loginRequired).toBe(true);
-    expect(s.openKeys()).toBeNull();
-    expect(s.openKeys(utf8("12345679"))).toBeNull();
-    expect(s.openKeys(utf8("123456780"))).toBeNull();
-    const ring = s.openKeys(PW);
-    expect(ring).not.toBeNull();
-    expect(roundTrips(ring!, 2, s.credentials[2])).toBe(true);
+    expect(await session(s)).toBeNull();
+    expect(await session(s, utf8("12345679"))).toBeNull();
+    expect(await session(s, utf8("123456780"))).toBeNull();
+    const keys = await session(s, PW);
+    expect(keys).not.toBeNull();
+    expect(await roundTrips(keys!, 2, s.credentials[2])).toBe(true);
   });
 
   it("rejects a wrong password at open time, naming the DB and not the password", async () => {
@@ -174,10 +185,10 @@ describe("nickname selection", () => {
 
   it("skips unknown (and empty) nicknames with skipMissing, moving later ones down as libcacard does", async () => {
     const s = await openKeyStore({ db: SAMPLE_NSS, nicknames: ["nope", "cert2", "", "cert3"], skipMissing: true });
-    expect(s.credentials.map((c) => c.nickname)).toEqual(["cert2", "cert3"]);
-    const ring = s.openKeys()!;
-    expect(roundTrips(ring, 0, s.credentials[0])).toBe(true);
-    expect(roundTrips(ring, 1, s.credentials[1])).toBe(true);
+    expect(s.credentials.map((c) => c.label)).toEqual(["cert2", "cert3"]);
+    const keys = (await session(s))!;
+    expect(await roundTrips(keys, 0, s.credentials[0])).toBe(true);
+    expect(await roundTrips(keys, 1, s.credentials[1])).toBe(true);
   });
 
   it("fails when nothing is left after skipping", async () => {
@@ -210,8 +221,8 @@ describe("the DB files are never written", () => {
     const a = await openKeyStore({ db: SAMPLE_NSS, nicknames: NICKNAMES });
     const b = await openKeyStore({ db: SAMPLE_NSS_PW, nicknames: NICKNAMES });
     for (const s of [a, b]) {
-      const ring = s.openKeys(PW)!;
-      for (let i = 0; i < 3; i++) ring.rsaPrivate(i, operand(256));
+      const keys = (await session(s, PW))!;
+      for (let i = 0; i < 3; i++) await rsaRaw(keys, i, operand(256));
     }
     expect([fingerprint(SAMPLE_NSS), fingerprint(SAMPLE_NSS_PW)]).toEqual(before);
   });

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KeyStoreError, openKeyStore, openNssKeyStore } from "../../src/tokens/index.js";
+import { openKeyStore, openNssKeyStore } from "../../src/tokens/index.js";
 import { copyStore, makeTempDir, NICKNAMES, SAMPLE_NSS, SAMPLE_PEM, rejection } from "./helpers/fixtures.js";
 
 let tmp: { dir: string; cleanup: () => void };
@@ -17,11 +17,20 @@ describe("openKeyStore", () => {
     expect((await openKeyStore({ db: SAMPLE_PEM, nicknames: NICKNAMES })).kind).toBe("pem");
   });
 
-  it("returns a store whose methods are synchronous", async () => {
-    const store = await openKeyStore({ db: SAMPLE_NSS, nicknames: ["cert1"] });
-    const ring = store.openKeys();
-    expect(ring).not.toBeInstanceOf(Promise);
-    expect(ring!.rsaPrivate(0, new Uint8Array(256))).toBeInstanceOf(Uint8Array);
+  it("resolves to a token that logs in to a session whose keys answer", async () => {
+    for (const db of [SAMPLE_NSS, SAMPLE_PEM]) {
+      const store = await openKeyStore({ db, nicknames: ["cert1"] });
+      const result = await store.login();
+      if (!result.ok) throw new Error(`login failed: ${result.reason}`);
+      expect(await result.session.key(0)!.rsaRaw!(new Uint8Array(256))).toEqual(new Uint8Array(256));
+    }
+  });
+
+  it("a PEM token answers login synchronously (the soft store's fast path)", async () => {
+    const store = await openKeyStore({ db: SAMPLE_PEM, nicknames: ["cert1"] });
+    const result = store.login();
+    expect(result).not.toBeInstanceOf(Promise);
+    expect((result as { ok: boolean }).ok).toBe(true);
   });
 
   it("prefers NSS when a directory holds both cert9.db and PEM files", async () => {

@@ -1,4 +1,11 @@
-import { createHash, randomBytes } from "node:crypto";
+/**
+ * key4.db password-based encryption (pbe.ts, password.ts): the real NSS
+ * password check, passKey derivation, PBES2 and legacy 3DES decryption, MACs,
+ * and damaged or unknown structures. Inputs come from seeded generators and
+ * fast-check runs with a fixed seed, so every run checks the same bytes.
+ */
+import { createHash } from "node:crypto";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as asn1js from "asn1js";
 import {
@@ -11,13 +18,30 @@ import {
 import { checkPassword, derivePassKey, readPasswordEntry } from "../../src/tokens/nss/password.js";
 import { fromHex } from "../../src/core/bytes.js";
 import { encryptLegacy3des, encryptPbes2, makeMac, OIDS, PASSWORD_CHECK, passKeyFor, type Digest } from "./helpers/nss-writer.js";
+import { FC_SEED, SeededBytes } from "./helpers/seeded.js";
 
+const random = new SeededBytes("pbe test");
+const seeded = (length: number): Uint8Array => random.next(length);
 const text = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString("latin1"));
-const passKey = () => new Uint8Array(randomBytes(20));
+const passKey = () => seeded(20);
+
+const MALFORMED = "NSS_PBE_MALFORMED";
+const UNSUPPORTED = "NSS_PBE_UNSUPPORTED";
 
 function formatError(fn: () => unknown): NssPbeFormatError {
   try {
     fn();
+  } catch (err) {
+    if (err instanceof NssPbeFormatError) return err;
+    throw err;
+  }
+  throw new Error("expected an NssPbeFormatError");
+}
+
+/** Awaits a promise that must reject with an NssPbeFormatError. */
+async function asyncFormatError(p: Promise<unknown>): Promise<NssPbeFormatError> {
+  try {
+    await p;
   } catch (err) {
     if (err instanceof NssPbeFormatError) return err;
     throw err;
@@ -45,65 +69,75 @@ describe("the password check of a real NSS 3.87 DB (reference §A.2.1, empty pas
     expect(Buffer.from(data.iv).toString("hex")).toBe("040e63ac92adf721606ea9d4fb6cdd6e");
   });
 
-  it("decrypts to 'password-check' with the empty password and not with another", () => {
+  it("decrypts to 'password-check' with the empty password and not with another", async () => {
     const entry = readPasswordEntry(new Map([["password", { item1: globalSalt, item2 }]]));
     expect(entry).toBeDefined();
-    expect(checkPassword(entry!, new Uint8Array(0))).not.toBeNull();
-    expect(checkPassword(entry!, new TextEncoder().encode("secret123"))).toBeNull();
+    const passKey = await checkPassword(entry!, new Uint8Array(0));
+    expect(passKey).toEqual(derivePassKey(globalSalt, new Uint8Array(0)));
+    expect(await checkPassword(entry!, new TextEncoder().encode("secret123"))).toBeNull();
   });
 });
 
 describe("passKey derivation (§A.2.2 step 1)", () => {
   it("is SHA-1(salt || password) for a 20-byte salt", () => {
-    const salt = randomBytes(20);
+    const salt = seeded(20);
     const expected = createHash("sha1").update(salt).update("pw").digest();
     expect(Buffer.from(derivePassKey(salt, Buffer.from("pw")))).toEqual(expected);
   });
 
   it("is SHA-384(salt || password) for a 48-byte salt (NSS ≥ 3.118)", () => {
-    const salt = randomBytes(48);
+    const salt = seeded(48);
     const key = derivePassKey(salt, Buffer.from("pw"));
     expect(key.length).toBe(48);
     expect(Buffer.from(key)).toEqual(createHash("sha384").update(salt).update("pw").digest());
   });
 
-  it("checks a password entry written with a 48-byte salt", () => {
-    const salt = new Uint8Array(randomBytes(48));
+  it("checks a password entry written with a 48-byte salt", async () => {
+    const salt = seeded(48);
     const item2 = encryptPbes2(PASSWORD_CHECK, passKeyFor(salt, "geheim"), { prf: "sha384", iterations: 10 });
     const entry = readPasswordEntry(new Map([["password", { item1: salt, item2 }]]))!;
-    expect(checkPassword(entry, Buffer.from("geheim"))).not.toBeNull();
-    expect(checkPassword(entry, Buffer.from("geheim!"))).toBeNull();
+    expect(await checkPassword(entry, Buffer.from("geheim"))).not.toBeNull();
+    expect(await checkPassword(entry, Buffer.from("geheim!"))).toBeNull();
   });
 
   it("rejects a password row without salt or check value", () => {
-    expect(formatError(() => readPasswordEntry(new Map([["password", { item1: undefined, item2: undefined }]]))).reason).toBe(
-      "malformed",
-    );
+    for (const row of [
+      { item1: undefined, item2: undefined },
+      { item1: new Uint8Array(0), item2: PASSWORD_CHECK },
+      { item1: seeded(20), item2: undefined },
+    ]) {
+      expect(formatError(() => readPasswordEntry(new Map([["password", row]]))).code).toBe(MALFORMED);
+    }
     expect(readPasswordEntry(new Map())).toBeUndefined();
+  });
+
+  it("rejects a password row whose check value is not DER as malformed", () => {
+    const row = { item1: seeded(20), item2: Uint8Array.of(0x1e, 0x01, 0x00) };
+    expect(formatError(() => readPasswordEntry(new Map([["password", row]]))).code).toBe(MALFORMED);
   });
 });
 
 describe("PBES2 decryption", () => {
-  const plain = new Uint8Array(randomBytes(100));
+  const plain = seeded(100);
 
-  it.each<Digest | undefined>(["sha1", "sha256", "sha384", "sha512", undefined])("with PRF %s", (prf) => {
+  it.each<Digest | undefined>(["sha1", "sha256", "sha384", "sha512", undefined])("with PRF %s", async (prf) => {
     const key = passKey();
     const blob = encryptPbes2(plain, key, { prf, iterations: 3 });
     const data = parseEncryptedData(blob);
-    expect(decryptNssData(data, key)).toEqual(plain);
+    expect(await decryptNssData(data, key)).toEqual(plain);
   });
 
-  it("with a standard 16-byte IV, AES-128 and no keyLength", () => {
+  it("with a standard 16-byte IV, AES-128 and no keyLength", async () => {
     const key = passKey();
     const blob = encryptPbes2(plain, key, { ivStyle: "standard", cipher: "aes-128-cbc", omitKeyLength: true });
-    expect(decryptNssData(parseEncryptedData(blob), key)).toEqual(plain);
+    expect(await decryptNssData(parseEncryptedData(blob), key)).toEqual(plain);
   });
 
-  it("gives null (not garbage) for the wrong passKey", () => {
+  it("gives null (not garbage) for the wrong passKey", async () => {
     const blob = encryptPbes2(PASSWORD_CHECK, passKey());
     let nulls = 0;
     for (let i = 0; i < 20; i++) {
-      const out = decryptNssData(parseEncryptedData(blob), passKey());
+      const out = await decryptNssData(parseEncryptedData(blob), passKey());
       if (out === null) nulls++;
       else expect(text(out)).not.toBe("password-check");
     }
@@ -112,31 +146,38 @@ describe("PBES2 decryption", () => {
 });
 
 describe("legacy 3DES PBE (NSS < 3.49, §A.2.5)", () => {
-  it.each([1, 3])("round-trips with %i iteration(s)", (iterations) => {
+  it.each([1, 3])("round-trips with %i iteration(s)", async (iterations) => {
     const key = passKey();
-    const plain = new Uint8Array(randomBytes(37));
+    const plain = seeded(37);
     const data = parseEncryptedData(encryptLegacy3des(plain, key, iterations));
     expect(data.scheme).toBe("pkcs12-v0-3des");
-    expect(decryptNssData(data, key)).toEqual(plain);
+    expect(await decryptNssData(data, key)).toEqual(plain);
+    expect(text(await decryptNssData(data, passKey()))).not.toBe(text(plain));
   });
 });
 
 describe("integrity MACs (§A.2.4)", () => {
   const key = passKey();
-  const value = new Uint8Array(randomBytes(256));
+  const value = seeded(256);
 
-  it.each<Digest>(["sha256", "sha384"])("verifies an HMAC-%s MAC and only for the same id, type and value", (digest) => {
+  it.each<Digest>(["sha256", "sha384"])("verifies an HMAC-%s MAC and only for the same id, type and value", async (digest) => {
     const mac = makeMac(key, 0, 0x123, value, { digest });
-    expect(verifyNssMac(mac, key, 0, 0x123, value)).toBe(true);
-    expect(verifyNssMac(mac, key, 1, 0x123, value)).toBe(false);
-    expect(verifyNssMac(mac, key, 0, 0x124, value)).toBe(false);
-    expect(verifyNssMac(mac, key, 0, 0x123, value.subarray(1))).toBe(false);
-    expect(verifyNssMac(mac, passKey(), 0, 0x123, value)).toBe(false);
+    expect(await verifyNssMac(mac, key, 0, 0x123, value)).toBe(true);
+    expect(await verifyNssMac(mac, key, 1, 0x123, value)).toBe(false);
+    expect(await verifyNssMac(mac, key, 0, 0x124, value)).toBe(false);
+    expect(await verifyNssMac(mac, key, 0, 0x123, value.subarray(1))).toBe(false);
+    expect(await verifyNssMac(mac, passKey(), 0, 0x123, value)).toBe(false);
   });
 
-  it("refuses a MAC that is not PBMAC1", () => {
+  it("refuses a MAC that is not PBMAC1", async () => {
     const notMac = encryptPbes2(value, key);
-    expect(formatError(() => verifyNssMac(notMac, key, 0, 0x123, value)).reason).toBe("unsupported");
+    expect((await asyncFormatError(verifyNssMac(notMac, key, 0, 0x123, value))).code).toBe(UNSUPPORTED);
+  });
+
+  it("rejects a MAC that is not DER as malformed, never with another error", async () => {
+    for (const bad of [new Uint8Array(0), Uint8Array.of(0x1e, 0x01, 0x00), Uint8Array.of(0x18, 0x02, 0x30, 0x30), seeded(64)]) {
+      expect((await asyncFormatError(verifyNssMac(bad, key, 0, 0x123, value))).code).toBe(MALFORMED);
+    }
   });
 });
 
@@ -161,7 +202,12 @@ describe("damaged and unknown structures", () => {
 
   it.each([
     ["empty input", new Uint8Array(0)],
-    ["random bytes", new Uint8Array(randomBytes(64))],
+    ["seeded random bytes", seeded(64)],
+    // asn1js threw its own errors for these (RangeError, "Wrong input string
+    // for conversion"), which escaped the parser before it was made total.
+    ["a BMPString of odd length", Uint8Array.of(0x1e, 0x01, 0x00)],
+    ["a SEQUENCE holding a BMPString of odd length", Uint8Array.of(0x30, 0x05, 0x1e, 0x03, 0x00, 0x00, 0x00)],
+    ["a GeneralizedTime that is not a time", Uint8Array.of(0x18, 0x02, 0x30, 0x30)],
     ["a bare OCTET STRING", der(octets(new Uint8Array(4)))],
     ["trailing bytes", Uint8Array.from([...pbes2({}), 0])],
     ["an 8-byte IV", pbes2({ iv: new Uint8Array(8) })],
@@ -169,7 +215,7 @@ describe("damaged and unknown structures", () => {
     ["iteration count 0", pbes2({ iterations: 0 })],
     ["iteration count above NSS's limit", pbes2({ iterations: MAX_PBE_ITERATIONS + 1 })],
   ])("%s is malformed", (_name, blob) => {
-    expect(formatError(() => parseEncryptedData(blob)).reason).toBe("malformed");
+    expect(formatError(() => parseEncryptedData(blob)).code).toBe(MALFORMED);
   });
 
   /** PBES2 with a PBKDF2-params SEQUENCE given element by element. */
@@ -190,7 +236,7 @@ describe("damaged and unknown structures", () => {
     ["a PRF that is not an algorithm identifier", pbes2WithKdfParams(salt(), int(1), int(32), int(7))],
     ["a key length that does not fit the cipher", pbes2WithKdfParams(salt(), int(1), int(16))],
   ])("%s is malformed", (_name, blob) => {
-    expect(formatError(() => parseEncryptedData(blob)).reason).toBe("malformed");
+    expect(formatError(() => parseEncryptedData(blob)).code).toBe(MALFORMED);
   });
 
   it.each([
@@ -209,7 +255,57 @@ describe("damaged and unknown structures", () => {
     ["an unknown cipher", pbes2({ cipher: "1.2.840.113549.3.7" })],
   ])("%s is unsupported, and the message names the OID", (_name, blob) => {
     const err = formatError(() => parseEncryptedData(blob));
-    expect(err.reason).toBe("unsupported");
+    expect(err.code).toBe(UNSUPPORTED);
     expect(err.message).toMatch(/\d+\.\d+\.\d+/);
+  });
+
+  it("any byte string is parsed or refused with NssPbeFormatError, never another error", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (blob) => {
+        try {
+          parseEncryptedData(blob);
+        } catch (err) {
+          expect(err).toBeInstanceOf(NssPbeFormatError);
+          expect([MALFORMED, UNSUPPORTED]).toContain((err as NssPbeFormatError).code);
+        }
+      }),
+      { numRuns: 5000, seed: FC_SEED },
+    );
+  });
+
+  it("random bytes are always refused as malformed or unsupported", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), (blob) => {
+        expect([MALFORMED, UNSUPPORTED]).toContain(formatError(() => parseEncryptedData(blob)).code);
+      }),
+      { numRuns: 5000, seed: FC_SEED + 1 },
+    );
+  });
+
+  it("a damaged (mutated or truncated) real blob is parsed or refused with NssPbeFormatError", () => {
+    const blobs = [
+      encryptPbes2(seeded(40), passKey(), { prf: "sha256" }),
+      encryptPbes2(seeded(40), passKey(), { prf: undefined, ivStyle: "standard", omitKeyLength: true }),
+      encryptLegacy3des(seeded(40), passKey()),
+      makeMac(passKey(), 0, 0x123, seeded(16)),
+    ];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...blobs),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+        fc.option(fc.nat()),
+        (blob, edits, cut) => {
+          const damaged = Uint8Array.from(blob);
+          for (const [at, byte] of edits) damaged[at % damaged.length] = byte;
+          const input = cut === null ? damaged : damaged.subarray(0, cut % damaged.length);
+          try {
+            parseEncryptedData(input);
+          } catch (err) {
+            expect(err).toBeInstanceOf(NssPbeFormatError);
+          }
+        },
+      ),
+      { numRuns: 3000, seed: FC_SEED },
+    );
   });
 });

@@ -4,11 +4,14 @@
  * it. The source DB's values are decrypted with the reader under test, which
  * other tests check against certutil-made DBs.
  */
-import { randomBytes } from "node:crypto";
 import type { Database } from "sql.js";
 import { loadSqlEngine } from "../../../src/tokens/nss/sqlite.js";
 import { decryptNssData, parseEncryptedData } from "../../../src/tokens/nss/pbe.js";
 import { encryptLegacy3des, encryptPbes2, makeMac, passKeyFor, PASSWORD_CHECK, type Digest } from "./nss-writer.js";
+import { SeededBytes } from "./seeded.js";
+
+/** New global salts: seeded, so a rewritten DB is the same on every run. */
+const salts = new SeededBytes("key4 global salts");
 
 /** CKA_VALUE and the six RSA CRT attributes: the ones NSS encrypts (§A.2.3). */
 const ENCRYPTED_COLUMNS: Record<string, number> = {
@@ -19,11 +22,11 @@ export type RewriteScheme =
   | { kind: "pbes2"; globalSaltBytes: 20 | 48; prf?: Digest; iterations?: number; macDigest?: Digest }
   | { kind: "legacy-3des"; iterations?: number };
 
-async function withDb<T>(bytes: Uint8Array, edit: (db: Database) => T): Promise<{ bytes: Uint8Array; result: T }> {
+async function withDb<T>(bytes: Uint8Array, edit: (db: Database) => T | Promise<T>): Promise<{ bytes: Uint8Array; result: T }> {
   const SQL = await loadSqlEngine();
   const db = new SQL.Database(bytes);
   try {
-    const result = edit(db);
+    const result = await edit(db);
     return { bytes: db.export(), result };
   } finally {
     db.close();
@@ -42,10 +45,10 @@ export async function rewriteKey4(
   newPassword: string,
   scheme: RewriteScheme,
 ): Promise<Uint8Array> {
-  const { bytes } = await withDb(key4, (db) => {
+  const { bytes } = await withDb(key4, async (db) => {
     const pw = db.exec("SELECT item1 FROM metaData WHERE id = 'password'")[0].values[0][0] as Uint8Array;
     const oldKey = passKeyFor(pw, oldPassword);
-    const newSalt = randomBytes(scheme.kind === "pbes2" ? scheme.globalSaltBytes : 20);
+    const newSalt = salts.next(scheme.kind === "pbes2" ? scheme.globalSaltBytes : 20);
     const newKey = passKeyFor(newSalt, newPassword);
     const encrypt = (plain: Uint8Array) =>
       scheme.kind === "pbes2"
@@ -61,7 +64,7 @@ export async function rewriteKey4(
         const i = rows.columns.indexOf(column);
         const blob = i < 0 ? null : values[i];
         if (!(blob instanceof Uint8Array)) continue;
-        const plain = decryptNssData(parseEncryptedData(blob), oldKey);
+        const plain = await decryptNssData(parseEncryptedData(blob), oldKey);
         if (plain === null) throw new Error(`cannot decrypt ${column} of ${id} with the old password`);
         db.run(`UPDATE nssPrivate SET ${column} = ? WHERE id = ?`, [encrypt(plain), id]);
         if (scheme.kind === "pbes2") {

@@ -4,8 +4,13 @@
  * be tested on schemes this machine's NSS does not write (SHA-384 global salt,
  * other PRFs, the pre-3.49 3DES scheme) and on damaged input.
  */
-import { createCipheriv, createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
+import { createCipheriv, createHash, createHmac, pbkdf2Sync } from "node:crypto";
 import * as asn1js from "asn1js";
+import { SeededBytes } from "./seeded.js";
+
+/** Salts and IVs: seeded, so every run writes the same blobs. */
+const random = new SeededBytes("nss-writer");
+const seeded = (length: number): Uint8Array => random.next(length);
 
 export const OIDS = {
   PBES2: "1.2.840.113549.1.5.13",
@@ -53,16 +58,16 @@ export interface Pbes2Options {
 export function encryptPbes2(plain: Uint8Array, passKey: Uint8Array, o: Pbes2Options = {}): Uint8Array {
   const cipher = o.cipher ?? "aes-256-cbc";
   const keyBytes = cipher === "aes-256-cbc" ? 32 : 16;
-  const salt = randomBytes(o.saltBytes ?? 32);
+  const salt = seeded(o.saltBytes ?? 32);
   const iterations = o.iterations ?? 1;
   const prf = "prf" in o ? o.prf : "sha256";
   let ivParam: asn1js.OctetString;
   let iv: Uint8Array;
   if ((o.ivStyle ?? "nss") === "nss") {
-    ivParam = octets(randomBytes(14));
+    ivParam = octets(seeded(14));
     iv = der(ivParam);
   } else {
-    iv = randomBytes(16);
+    iv = seeded(16);
     ivParam = octets(iv);
   }
   const key = pbkdf2Sync(passKey, salt, iterations, keyBytes, prf ?? "sha1");
@@ -82,7 +87,7 @@ export function makeMac(
   o: { iterations?: number; digest?: Digest } = {},
 ): Uint8Array {
   const digest = o.digest ?? "sha256";
-  const salt = randomBytes(32);
+  const salt = seeded(32);
   const iterations = o.iterations ?? 1;
   const macKey = pbkdf2Sync(passKey, salt, iterations, 32, digest);
   const header = Buffer.alloc(8);
@@ -108,7 +113,7 @@ function legacyKeyIv(passKey: Uint8Array, salt: Uint8Array, iterations: number):
 
 /** The pre-3.49 scheme: SEC_OID_PKCS12_PBE_WITH_SHA1_AND_TRIPLE_DES_CBC, params { salt, iterations }. */
 export function encryptLegacy3des(plain: Uint8Array, passKey: Uint8Array, iterations = 1): Uint8Array {
-  const salt = randomBytes(20);
+  const salt = seeded(20);
   const { key, iv } = legacyKeyIv(passKey, salt, iterations);
   const c = createCipheriv("des-ede3-cbc", key, iv);
   const ct = Buffer.concat([c.update(plain), c.final()]);
