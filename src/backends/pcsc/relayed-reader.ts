@@ -151,7 +151,11 @@ export class RelayedReader {
   /** The card (or the whole reader) is gone: empty the slot. */
   async #detach(reader: string, readerGone: boolean): Promise<void> {
     this.#cancelRetry();
-    if (this.reader.remove()) this.#emit({ type: "card-absent", reader });
+    if (this.reader.present) {
+      // Reported before the slot empties, so the host's event comes before what the guest is told.
+      this.#emit({ type: "card-absent", reader });
+      this.reader.remove();
+    }
     // A reader that went away may come back under another name, and a pcscd
     // restart kills every context: the next card gets a new connection.
     if (readerGone) await this.#dropCard();
