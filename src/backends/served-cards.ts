@@ -11,18 +11,24 @@
 import { bytesEqual } from "../core/bytes.js";
 import type { SmartCard } from "../core/card/reader.js";
 
-const served = new Set<SmartCard>();
+/** A slot whose card is being served (a VirtualReader). */
+export interface ServedSlot {
+  readonly card: SmartCard | null;
+}
 
-/** Registers a card while it is served; call the returned function when it no longer is. */
-export function markServed(card: SmartCard): () => void {
-  served.add(card);
+const served = new Set<ServedSlot>();
+
+/** Registers a slot while its card is served; call the returned function when it no longer is. */
+export function markServed(slot: ServedSlot): () => void {
+  served.add(slot);
   return () => {
-    served.delete(card);
+    served.delete(slot);
   };
 }
 
 /** True when a card this process serves has this ATR. */
 export function isServedAtr(atr: Uint8Array): boolean {
-  for (const card of served) if (atr.length > 0 && bytesEqual(card.atr, atr)) return true;
+  if (atr.length === 0) return false;
+  for (const slot of served) if (slot.card !== null && bytesEqual(slot.card.atr, atr)) return true;
   return false;
 }

@@ -97,7 +97,8 @@ function exchangeTimeout(value: string | undefined): number | undefined {
 function pcscFailure(io: CliIo, e: unknown): number {
   if (e instanceof CacardError && e.code.startsWith("RELAY_READER")) throw new UsageError(e.message);
   if (e instanceof CacardError && e.code.startsWith("PCSC_")) {
-    io.stderr.write(`${PREFIX}${e.message}\n`);
+    const why = e.code === "PCSC_NO_SERVICE" ? `pcscd is not running (${e.message})` : e.message;
+    io.stderr.write(`${PREFIX}${why}\n`);
     return EXIT_FAILURE;
   }
   throw e;

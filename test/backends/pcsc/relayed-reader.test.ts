@@ -10,7 +10,10 @@ import { ReaderMonitor } from "../../../src/backends/pcsc/reader-monitor.js";
 import { RelayedReader, type RelayEvent } from "../../../src/backends/pcsc/relayed-reader.js";
 import { PcscError } from "../../../src/backends/pcsc/errors.js";
 import { SCARD_RV } from "../../../src/backends/pcsc/constants.js";
-import { markServed } from "../../../src/backends/served-cards.js";
+import { createServer, type AddressInfo } from "node:net";
+import { isServedAtr, markServed } from "../../../src/backends/served-cards.js";
+import { VpcdClient } from "../../../src/backends/vpcd/client.js";
+import { VirtualReader } from "../../../src/core/card/reader.js";
 import { fromHex } from "../../../src/core/bytes.js";
 import type { SmartCard } from "../../../src/core/card/reader.js";
 import { CAC_LIKE_ATR, FakePcsc, eventually } from "./fake-pcsc.js";
@@ -156,7 +159,7 @@ describe("RelayedReader", () => {
       reset: async () => CAC_LIKE_ATR,
       transmit: async () => Uint8Array.of(0x90, 0x00),
     };
-    const unmark = markServed(served);
+    const unmark = markServed({ card: served });
     try {
       const second = relay(g);
       await eventually(() => second.events.some((e) => e.type === "card-refused"));
@@ -181,5 +184,30 @@ describe("RelayedReader", () => {
     expect(events.map((e) => e.type)).toEqual(["reader-found", "card-present", "reader-gone", "card-absent", "reader-found", "card-present"]);
     // A new connection for the reader that came back.
     expect(f.calls.filter((c) => c.startsWith("connect"))).toHaveLength(2);
+  });
+});
+
+describe("cards served by this process", () => {
+  it("a vpcd client marks its reader's card as served while it runs", async () => {
+    const server = createServer((socket) => socket.on("error", () => undefined));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const card: SmartCard = {
+      atr: CAC_LIKE_ATR,
+      powerOn: async () => CAC_LIKE_ATR,
+      powerOff: async () => undefined,
+      reset: async () => CAC_LIKE_ATR,
+      transmit: async () => Uint8Array.of(0x90, 0x00),
+    };
+    const client = new VpcdClient({ reader: new VirtualReader("served", card), port: (server.address() as AddressInfo).port, quickAck: false });
+    try {
+      expect(isServedAtr(CAC_LIKE_ATR)).toBe(false);
+      client.start();
+      expect(isServedAtr(CAC_LIKE_ATR)).toBe(true);
+      expect(isServedAtr(fromHex("3B00"))).toBe(false);
+    } finally {
+      await client.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    expect(isServedAtr(CAC_LIKE_ATR)).toBe(false);
   });
 });
