@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import type { Command, CliIo } from "./command.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./errors.js";
+import { hasThreadPool, rerunWithThreadPool } from "./thread-pool.js";
 
 /** Lazy so that `cacard apdu` does not load the TLS or QEMU code. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   vscard: () => import("./commands/vscard.js"),
   "qemu-args": () => import("./commands/qemu-args.js"),
   "libvirt-xml": () => import("./commands/libvirt-xml.js"),
+  relay: () => import("./commands/relay.js"),
 };
 
 async function mainHelp(): Promise<string> {
@@ -113,13 +115,19 @@ if (isEntryPoint()) {
   // TurboFan job that needs a GC from the main thread deadlocks it (gdb: main
   // thread in DrainTasks, worker in CollectionBarrier::AwaitCollectionBackground).
   const keepAlive = setInterval(() => undefined, 1 << 30);
-  main(process.argv.slice(2), {
-    stdin: process.stdin,
-    stdout: process.stdout,
-    stderr: process.stderr,
-    env: process.env,
-    signal: controller.signal,
-  })
+  const argv = process.argv.slice(2);
+  // A long-running relay needs a bigger libuv pool than Node starts with (thread-pool.ts).
+  const rerun = argv[0] === "relay" && !argv.some((a) => ["--help", "-h", "--list"].includes(a)) && !hasThreadPool(process.env);
+  (rerun
+    ? rerunWithThreadPool(argv, controller.signal)
+    : main(argv, {
+        stdin: process.stdin,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        env: process.env,
+        signal: controller.signal,
+      })
+  )
     .catch((e) => {
       process.stderr.write(`cacard: ${oneLine(String((e as Error)?.message ?? e))}\n`);
       return EXIT_FAILURE;

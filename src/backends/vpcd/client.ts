@@ -12,6 +12,7 @@ import type { SmartCard, VirtualReader } from "../../core/card/reader.js";
 import { redactPins } from "../../core/card/card.js";
 import { CacardError } from "../../core/errors.js";
 import { backoffDelay, type BackoffPolicy } from "../backoff.js";
+import { markServed } from "../served-cards.js";
 import {
   FrameDecoder,
   MAX_FRAME_PAYLOAD,
@@ -138,6 +139,7 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
   readonly #onInsert = () => this.#handleInsert();
   readonly #onRemove = () => this.#handleRemove();
   readonly #onAbort = () => this.stop();
+  #unmarkServed: () => void = () => undefined;
 
   constructor(options: VpcdClientOptions) {
     super();
@@ -182,6 +184,8 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
     this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
     this.reader.on("insert", this.#onInsert);
     this.reader.on("remove", this.#onRemove);
+    // A PC/SC relay in this process must not take this card back (served-cards.ts).
+    this.#unmarkServed = markServed(this.reader);
     if (this.reader.present) this.#connect();
     return this;
   }
@@ -193,6 +197,7 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
     this.#signal?.removeEventListener("abort", this.#onAbort);
     this.reader.off("insert", this.#onInsert);
     this.reader.off("remove", this.#onRemove);
+    this.#unmarkServed();
     this.#clearTimers();
     const socket = this.#socket;
     if (socket && !socket.destroyed) {

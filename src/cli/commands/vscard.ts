@@ -21,7 +21,8 @@ import { EXIT_FAILURE, EXIT_OK, UsageError } from "../errors.js";
 export const DEFAULT_READER_NAME = "cacard";
 const PREFIX = "cacard vscard: ";
 
-export const vscardOptionSpec = {
+/** The options of every command that talks VSCard to QEMU (`cacard vscard`, `cacard relay`). */
+export const vscardTransportSpec = {
   connect: { type: "string" },
   unix: { type: "string" },
   listen: { type: "string" },
@@ -30,22 +31,22 @@ export const vscardOptionSpec = {
   "tls-verify-peer": { type: "string" },
   "tls-key-secret": { type: "string" },
   object: { type: "string", multiple: true },
-  "password-secret": { type: "string" },
   "reader-name": { type: "string" },
-  "no-card": { type: "boolean" },
-  "stdin-commands": { type: "boolean" },
   "retry-initial-ms": { type: "string" },
   "retry-max-ms": { type: "string" },
   debug: { type: "boolean" },
 } as const;
 
-const HELP = `Usage: cacard vscard (--connect [HOST:]PORT | --unix PATH | --listen [HOST:]PORT)
-                     [transport, TLS, secret options] [card options]
+export const vscardOptionSpec = {
+  ...vscardTransportSpec,
+  "password-secret": { type: "string" },
+  "no-card": { type: "boolean" },
+  "stdin-commands": { type: "boolean" },
+} as const;
 
-Serves the card to QEMU's ccid-card-passthru device (VSCard protocol), like
-libcacard's vscclient. Runs until SIGINT/SIGTERM; reconnects when QEMU goes.
-
-Transport (exactly one):
+/** Help for vscardTransportSpec (SECRETS_EXTRA: command-specific secret options). */
+export function vscardTransportHelp(command: string, defaultReaderName: string, secretsExtra = ""): string {
+  return `Transport (exactly one):
   --connect [HOST:]PORT  connect to QEMU's chardev socket (QEMU: server=on);
                          HOST defaults to ${DEFAULT_HOST}
   --unix PATH            connect to QEMU's unix-socket chardev (server=on)
@@ -64,24 +65,39 @@ TLS (TCP only; QEMU's tls-creds-x509 directory layout):
 
 Secrets (QEMU's -object secret syntax, repeatable):
   --object secret,id=ID,file=FILE|data=TEXT[,format=raw|base64][,keyid=ID2,iv=B64]
-  --password-secret ID   the DB / key password from a secret (instead of
-                         --password-file); it is also the PIN
-
-Behaviour:
-  --reader-name NAME     reader name sent in ReaderAdd (default ${DEFAULT_READER_NAME})
-  --no-card              start with an empty reader
-  --stdin-commands       read commands from stdin: insert, remove, quit
+${secretsExtra}
+Connection:
+  --reader-name NAME     reader name sent in ReaderAdd (default ${defaultReaderName})
   --retry-initial-ms MS  first reconnect delay (default 250)
   --retry-max-ms MS      reconnect delay cap (default 10000)
   --debug                also print every message and APDU (PINs masked)
 
-Status lines on stderr (one per event, "cacard vscard: " + one of):
+Status lines on stderr (one per event, "cacard ${command}: " + one of):
   listening on ADDR | connecting to ADDR | connected ADDR tls=off|"..."
   host init version=2 caps=0 | reader 0 attached name="..."
   card inserted reader=0 atr=HEX   <- the card is usable by the guest
   card removed reader=0 | disconnected ADDR reason="..."
   retrying in MS ms attempt=N | connect failed ADDR reason="..." | stopped
-  warning: ... | protocol error: ... | rejected connection ADDR reason="..."
+  warning: ... | protocol error: ... | rejected connection ADDR reason="..."`;
+}
+
+const HELP = `Usage: cacard vscard (--connect [HOST:]PORT | --unix PATH | --listen [HOST:]PORT)
+                     [transport, TLS, secret options] [card options]
+
+Serves the card to QEMU's ccid-card-passthru device (VSCard protocol), like
+libcacard's vscclient. Runs until SIGINT/SIGTERM; reconnects when QEMU goes.
+
+${vscardTransportHelp(
+  "vscard",
+  DEFAULT_READER_NAME,
+  `  --password-secret ID   the DB / key password from a secret (instead of
+                         --password-file); it is also the PIN
+`,
+)}
+
+Card in the reader:
+  --no-card              start with an empty reader
+  --stdin-commands       read commands from stdin: insert, remove, quit
 
 ${CARD_OPTIONS_HELP}
 `;
@@ -217,6 +233,103 @@ function watchStdin(io: CliIo, reader: VirtualReader, stop: () => void, say: (li
   };
 }
 
+/** What a VSCard command serves, made once the secrets are loaded. */
+export interface VscardServed {
+  readonly readers: readonly VirtualReader[];
+  /** Called with a function that stops serving; returns the clean-up to run afterwards. */
+  readonly onStart?: (stop: () => void) => () => void | Promise<void>;
+}
+
+export interface ServeVscardOptions {
+  readonly values: { [K in keyof typeof vscardTransportSpec]?: unknown } & CardOptionValues & { "password-secret"?: unknown };
+  readonly io: CliIo;
+  /** "cacard vscard: ", the start of every status line. */
+  readonly prefix: string;
+  /** Builds what to serve (the card, or the relayed reader) once the secrets are known. */
+  readonly serve: (secrets: SecretStore, say: (line: string) => void) => Promise<VscardServed>;
+}
+
+/**
+ * The VSCard half of a command: checks the transport options, loads secrets
+ * and TLS credentials, then connects to (or listens for) QEMU and serves the
+ * readers until the command is stopped. Returns the exit code.
+ */
+export async function serveVscard(options: ServeVscardOptions): Promise<number> {
+  const { values, io, prefix } = options;
+  const plan = planFromValues(values);
+  const say = (line: string) => io.stderr.write(prefix + line + "\n");
+  const initialMs = positiveMs(values["retry-initial-ms"] as string | undefined, "retry-initial-ms");
+  const maxMs = positiveMs(values["retry-max-ms"] as string | undefined, "retry-max-ms");
+  const debug = values.debug === true;
+
+  const secrets = loadSecrets(plan.objects, say);
+  let tlsCreds: TlsCredentials | undefined;
+  try {
+    if (plan.tlsDir !== undefined) {
+      const passphrase = plan.tlsKeySecret ? secretOrUsage(secrets, plan.tlsKeySecret, "tls-key-secret", true) : undefined;
+      try {
+        tlsCreds = loadTlsDir({
+          dir: plan.tlsDir,
+          role: plan.mode === "connect" ? "client" : "server",
+          verifyPeer: plan.verifyPeer,
+          ...(passphrase !== undefined ? { keyPassphrase: passphrase } : {}),
+        });
+      } catch (e) {
+        if (e instanceof TlsConfigError) {
+          io.stderr.write(`${prefix}${e.message}\n`);
+          return EXIT_FAILURE;
+        }
+        throw e;
+      }
+      if (!plan.verifyPeer) say("warning: --tls-verify-peer=no: the peer is not authenticated; anyone who can reach the port can talk to the card");
+    } else if (plan.endpoint.kind === "tcp" && !isLoopback(plan.endpoint.host)) {
+      say(`warning: talking to ${plan.endpoint.host} without TLS: APDUs, including the PIN, cross the network in clear`);
+    }
+    const served = await options.serve(secrets, say);
+
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    if (io.signal.aborted) stop();
+    else io.signal.addEventListener("abort", stop, { once: true });
+    const cleanUp = served.onStart?.(stop) ?? (() => undefined);
+    const onEvent = (event: Parameters<typeof formatEvent>[0]) => {
+      const line = formatEvent(event, debug);
+      if (line !== null) say(line);
+    };
+    const common = {
+      readers: served.readers,
+      endpoint: plan.endpoint,
+      signal: controller.signal,
+      onEvent,
+      // Per-message and per-APDU events only when --debug prints them.
+      traceEvents: debug,
+      ...(tlsCreds ? { tls: tlsCreds } : {}),
+    };
+    try {
+      if (plan.mode === "connect") {
+        await new VscardClient({
+          ...common,
+          backoff: { ...(initialMs ? { initialMs } : {}), ...(maxMs ? { maxMs } : {}) },
+        }).run();
+      } else {
+        try {
+          await new VscardListener(common).run();
+        } catch (e) {
+          const err = e as NodeJS.ErrnoException;
+          say(`error: cannot listen on ${values.listen}: ${err.code ?? ""} ${err.message}`.replace(/\s+/g, " "));
+          return EXIT_FAILURE;
+        }
+      }
+    } finally {
+      io.signal.removeEventListener("abort", stop);
+      await cleanUp();
+    }
+    return EXIT_OK;
+  } finally {
+    secrets.clear();
+  }
+}
+
 export const command: Command = {
   name: "vscard",
   summary: "serve the card to QEMU's ccid-card-passthru (VSCard, TCP/unix/TLS)",
@@ -229,93 +342,38 @@ export const command: Command = {
       strict: true,
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const plan = planFromValues(values);
-    const say = (line: string) => io.stderr.write(PREFIX + line + "\n");
-    const initialMs = positiveMs(values["retry-initial-ms"], "retry-initial-ms");
-    const maxMs = positiveMs(values["retry-max-ms"], "retry-max-ms");
-    const debug = values.debug === true;
-
-    const secrets = loadSecrets(plan.objects, say);
-    let tlsCreds: TlsCredentials | undefined;
-    try {
-      const password = plan.passwordSecret ? secretOrUsage(secrets, plan.passwordSecret, "password-secret", false) : undefined;
-      if (plan.tlsDir !== undefined) {
-        const passphrase = plan.tlsKeySecret ? secretOrUsage(secrets, plan.tlsKeySecret, "tls-key-secret", true) : undefined;
-        try {
-          tlsCreds = loadTlsDir({
-            dir: plan.tlsDir,
-            role: plan.mode === "connect" ? "client" : "server",
-            verifyPeer: plan.verifyPeer,
-            ...(passphrase !== undefined ? { keyPassphrase: passphrase } : {}),
-          });
-        } catch (e) {
-          if (e instanceof TlsConfigError) {
-            io.stderr.write(`${PREFIX}${e.message}\n`);
-            return EXIT_FAILURE;
-          }
-          throw e;
-        }
-        if (!plan.verifyPeer) say("warning: --tls-verify-peer=no: the peer is not authenticated; anyone who can reach the port can talk to the card");
-      } else if (plan.endpoint.kind === "tcp" && !isLoopback(plan.endpoint.host)) {
-        say(`warning: talking to ${plan.endpoint.host} without TLS: APDUs, including the PIN, cross the network in clear`);
-      }
-      const card = await buildCard(values, password);
-      const reader = new VirtualReader(values["reader-name"] ?? DEFAULT_READER_NAME, card);
-      if (values["no-card"]) reader.remove();
-      // Host mode: the token pulled out removes the card, the token back inserts it (a new card on the reopened token).
-      const unfollow =
-        values.pkcs11 === undefined
-          ? async () => undefined
-          : followTokenPresence({
-              reader,
-              card,
-              rebuild: () => cardFromOptions(values, {}, undefined, { reopen: true }),
-              say: (line) => say(line),
-            });
-
-      const controller = new AbortController();
-      const stop = () => controller.abort();
-      if (io.signal.aborted) stop();
-      else io.signal.addEventListener("abort", stop, { once: true });
-      const unwatch = values["stdin-commands"] ? watchStdin(io, reader, stop, say) : () => undefined;
-      const onEvent = (event: Parameters<typeof formatEvent>[0]) => {
-        const line = formatEvent(event, debug);
-        if (line !== null) say(line);
-      };
-      const common = {
-        readers: [reader],
-        endpoint: plan.endpoint,
-        signal: controller.signal,
-        onEvent,
-        // Per-message and per-APDU events only when --debug prints them.
-        traceEvents: debug,
-        ...(tlsCreds ? { tls: tlsCreds } : {}),
-      };
-      try {
-        if (plan.mode === "connect") {
-          await new VscardClient({
-            ...common,
-            backoff: { ...(initialMs ? { initialMs } : {}), ...(maxMs ? { maxMs } : {}) },
-          }).run();
-        } else {
-          try {
-            await new VscardListener(common).run();
-          } catch (e) {
-            const err = e as NodeJS.ErrnoException;
-            say(`error: cannot listen on ${values.listen}: ${err.code ?? ""} ${err.message}`.replace(/\s+/g, " "));
-            return EXIT_FAILURE;
-          }
-        }
-      } finally {
-        io.signal.removeEventListener("abort", stop);
-        unwatch();
-        secrets.clear();
-        await unfollow();
-      }
-      return EXIT_OK;
-    } catch (e) {
-      secrets.clear();
-      throw e;
-    }
+    return serveVscard({
+      values,
+      io,
+      prefix: PREFIX,
+      serve: async (secrets, say) => {
+        const passwordSecret = values["password-secret"];
+        const password = passwordSecret ? secretOrUsage(secrets, passwordSecret, "password-secret", false) : undefined;
+        const card = await buildCard(values, password);
+        const reader = new VirtualReader(values["reader-name"] ?? DEFAULT_READER_NAME, card);
+        if (values["no-card"]) reader.remove();
+        return {
+          readers: [reader],
+          onStart: (stop) => {
+            const unwatch = values["stdin-commands"] ? watchStdin(io, reader, stop, say) : () => undefined;
+            // Host mode: the token pulled out removes the card, the token back
+            // inserts a new card on the reopened token.
+            const unfollow =
+              values.pkcs11 === undefined
+                ? async () => undefined
+                : followTokenPresence({
+                    reader,
+                    card,
+                    rebuild: () => cardFromOptions(values, {}, undefined, { reopen: true }),
+                    say,
+                  });
+            return async () => {
+              unwatch();
+              await unfollow();
+            };
+          },
+        };
+      },
+    });
   },
 };
