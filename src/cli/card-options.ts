@@ -53,6 +53,7 @@ export const cardOptionSpec = {
   "pin-tries": { type: "string" },
   personality: { type: "string" },
   "piv-slots": { type: "string" },
+  "compress-certificates": { type: "boolean" },
   trace: { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];
 
@@ -80,6 +81,9 @@ export const CARD_OPTIONS_HELP = `Card options:
                         (CAC applets plus a PIV application, like a DoD CAC)
   --piv-slots LIST      PIV key slots in certificate order, e.g. 9e,9a
                         (default 9a,9c,9d,9e; on cac+piv 9a,9c,9d)
+  --compress-certificates  serve the CAC certificates zlib-compressed (CertInfo
+                        01), as issued CACs do; CoolKey needs it. Default: plain
+                        DER, byte for byte libcacard's card
   --trace               log every APDU and response on stderr (VERIFY data is
                         replaced by '*' bytes)`;
 
@@ -93,6 +97,7 @@ export interface CardOptionValues {
   "pin-tries"?: string;
   personality?: string;
   "piv-slots"?: string;
+  "compress-certificates"?: boolean;
   trace?: boolean;
 }
 
@@ -134,15 +139,23 @@ export function pinOptions(values: Pick<CardOptionValues, "pin-tries">): Pick<Ca
 /** What --personality, --piv-slots and --pin-file ask for, checked before any key store is opened. */
 export interface PersonalityChoice {
   readonly personality: Personality;
+  /** --compress-certificates (CAC applets only). */
+  readonly compressCertificates?: boolean;
   readonly pivSlots?: readonly PivSlot[];
   /** The card PIN from --pin-file (the caller wipes it). */
   readonly cardPin?: Uint8Array;
 }
 
-export function personalityOptions(values: Pick<CardOptionValues, "personality" | "piv-slots" | "pin-file">): PersonalityChoice {
+export function personalityOptions(
+  values: Pick<CardOptionValues, "personality" | "piv-slots" | "pin-file" | "compress-certificates">,
+): PersonalityChoice {
   const personality = (values.personality ?? "cac") as Personality;
   if (!PERSONALITIES.includes(personality)) {
     throw new UsageError(`--personality ${values.personality}: expected one of ${PERSONALITIES.join(", ")}`);
+  }
+  const compressCertificates = values["compress-certificates"] === true;
+  if (compressCertificates && personality === "piv") {
+    throw new UsageError("--compress-certificates: only with --personality cac or cac+piv (the CAC applets)");
   }
   let pivSlots: PivSlot[] | undefined;
   if (values["piv-slots"] !== undefined) {
@@ -161,7 +174,12 @@ export function personalityOptions(values: Pick<CardOptionValues, "personality" 
       throw new UsageError(`--pin-file ${values["pin-file"]}: ${problem}`);
     }
   }
-  return { personality, ...(pivSlots ? { pivSlots } : {}), ...(cardPin ? { cardPin } : {}) };
+  return {
+    personality,
+    ...(compressCertificates ? { compressCertificates } : {}),
+    ...(pivSlots ? { pivSlots } : {}),
+    ...(cardPin ? { cardPin } : {}),
+  };
 }
 
 export interface StoreOpenOptions {
@@ -217,8 +235,14 @@ export async function keyStoreFromOptions(
 }
 
 /** The createCard options of a personality choice. */
-export function personalityCardOptions(choice: PersonalityChoice): Pick<CreateCardOptions, "personality" | "pivSlots"> {
-  return { personality: choice.personality, ...(choice.pivSlots ? { pivSlots: choice.pivSlots } : {}) };
+export function personalityCardOptions(
+  choice: PersonalityChoice,
+): Pick<CreateCardOptions, "personality" | "pivSlots" | "compressCertificates"> {
+  return {
+    personality: choice.personality,
+    ...(choice.pivSlots ? { pivSlots: choice.pivSlots } : {}),
+    ...(choice.compressCertificates ? { compressCertificates: true } : {}),
+  };
 }
 
 /** One line per certificate the chosen personality cannot use. */

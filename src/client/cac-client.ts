@@ -6,7 +6,8 @@
  */
 import type { SmartCard } from "../core/card/reader.js";
 import { AID } from "../core/cac/aids.js";
-import { CertTag } from "../core/cac/pki.js";
+import { unzlibSync } from "fflate";
+import { CertInfo, CertTag } from "../core/cac/pki.js";
 import { headers, SimpleTlvError } from "../core/cac/simpletlv.js";
 import { concatBytes } from "../core/bytes.js";
 import { CacardError } from "../core/errors.js";
@@ -23,6 +24,7 @@ export class CardStatusError extends CacardError {
 
 export type CacClientErrorCode =
   | "CAC_CLIENT_NO_CERTIFICATE" // a PKI object without a certificate (tag 70)
+  | "CAC_CLIENT_BAD_COMPRESSION" // CertInfo says zlib, but tag 70 does not inflate
   | "CAC_CLIENT_SHORT_RESPONSE"; // a response without SW1 SW2
 
 /** The card answered, but not in a shape a CAC host can use. */
@@ -123,14 +125,25 @@ export class CacClient {
     return this.expectOk(apdu(0x80, 0x42, 0x00, 0x00, input.subarray(offset)), "SIGN/DECRYPT");
   }
 
-  /** Selects PKI applet i and returns its certificate DER (value buffer minus the CertInfo TLV). */
+  /**
+   * Selects PKI applet i and returns its certificate DER, inflated when its
+   * CertInfo says zlib ((certinfo & 3) == 1, as OpenSC and CoolKey test it).
+   */
   async readCertificate(index: number): Promise<Uint8Array> {
     await this.select(AID.pki(index));
-    const certificate = certificateFromBuffers(await this.readBuffer(1), await this.readBuffer(2));
+    const tags = await this.readBuffer(1);
+    const values = await this.readBuffer(2);
+    const certificate = certificateFromBuffers(tags, values);
     if (certificate === null) {
       throw new CacClientError("CAC_CLIENT_NO_CERTIFICATE", `PKI ${index}: no certificate in the tag buffer`);
     }
-    return certificate;
+    const info = memberFromBuffers(tags, values, CertTag.CERT_INFO);
+    if (info === null || info.length === 0 || (info[0] & CERTINFO_ENCODING_MASK) !== CertInfo.ZLIB) return certificate;
+    try {
+      return unzlibSync(certificate);
+    } catch (e) {
+      throw new CacClientError("CAC_CLIENT_BAD_COMPRESSION", `PKI ${index}: CertInfo says zlib, but ${(e as Error).message}`);
+    }
   }
 }
 
@@ -140,10 +153,18 @@ export class CacClient {
  * prefix. Null when there is no tag 70 or the buffers disagree.
  */
 export function certificateFromBuffers(tags: Uint8Array, values: Uint8Array): Uint8Array | null {
+  return memberFromBuffers(tags, values, CertTag.CERTIFICATE);
+}
+
+/** CertInfo bits 0-1: the certificate's encoding. */
+const CERTINFO_ENCODING_MASK = 0x03;
+
+/** The value of the first member tagged `wanted`, or null (as certificateFromBuffers). */
+export function memberFromBuffers(tags: Uint8Array, values: Uint8Array, wanted: number): Uint8Array | null {
   let v = 0;
   try {
     for (const { tag, length } of headers(tags)) {
-      if (tag === CertTag.CERTIFICATE) return v + length <= values.length ? values.subarray(v, v + length) : null;
+      if (tag === wanted) return v + length <= values.length ? values.subarray(v, v + length) : null;
       v += length;
     }
   } catch (e) {

@@ -14,7 +14,7 @@ import { createCacCard, cacApplets, cardSerial, type CacCardOptions } from "./ca
 import { cccMembers } from "./cac/ccc.js";
 import { MsftApplet } from "./cac/msft.js";
 import { CAC_ATR } from "./card/atr.js";
-import type { Token } from "./token/types.js";
+import { KeyStoreError, type Token } from "./token/types.js";
 import { cccFromElements } from "./piv/objects.js";
 import { DUAL_CARD_SLOTS, PIV_ATR, createPivApplet } from "./piv/piv-card.js";
 import { PIV_DEFAULT_PIN_TRIES, type PivSlot } from "./piv/constants.js";
@@ -35,7 +35,11 @@ export type CreateCardOptions = CacCardOptions & {
 export function createCard(token: Token, options: CreateCardOptions = {}): VirtualCard {
   const { personality = "cac", pivSlots, ...rest } = options;
   if (personality === "cac") return createCacCard(token, rest);
-  const { cccCardId, ...cardOptions } = rest;
+  const { cccCardId, compressCertificates, ...cardOptions } = rest;
+  if (personality === "piv" && compressCertificates) {
+    // The PIV applet serves its certificate objects uncompressed (CertInfo 00).
+    throw new KeyStoreError("KEYSTORE_UNSUPPORTED", "compressed certificates are a CAC feature: use the cac or cac+piv personality");
+  }
   const serial = rest.serial ?? cardSerial(token, rest.platform);
   const pinPolicy = rest.pinPolicy ?? { maxTries: PIV_DEFAULT_PIN_TRIES };
   if (personality === "piv") {
@@ -50,7 +54,7 @@ export function createCard(token: Token, options: CreateCardOptions = {}): Virtu
       keyStore: token,
     });
   }
-  const cac = cacApplets(token, cccCardId);
+  const cac = cacApplets(token, cccCardId, { compressCertificate: compressCertificates === true });
   // The PIV CCC carries the CAC card URLs, as on real dual cards: OpenSC
   // reads them and types the card "dual CAC" (card-piv.c piv_parse_ccc).
   const ccc = cccFromElements(cccMembers(token.credentials.length, cccCardId));

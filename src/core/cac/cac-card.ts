@@ -12,7 +12,7 @@ import { AcaApplet } from "./aca.js";
 import { CccApplet } from "./ccc.js";
 import { GpApplet } from "./gp.js";
 import { MsftApplet } from "./msft.js";
-import { PkiApplet } from "./pki.js";
+import { PkiApplet, type PkiAppletOptions } from "./pki.js";
 import { EmptyApplet, PassthroughApplet } from "./placeholder.js";
 import { SIMPLETLV_MAX_LENGTH } from "./simpletlv.js";
 
@@ -21,7 +21,7 @@ export const MAX_CERTIFICATE_BYTES = SIMPLETLV_MAX_LENGTH - 1;
 
 const oid = (hi: number, lo: number) => Uint8Array.of(hi, lo);
 
-export function cacApplets(keyStore: Token, cccCardId?: Uint8Array): Applet[] {
+export function cacApplets(keyStore: Token, cccCardId?: Uint8Array, pki: PkiAppletOptions = {}): Applet[] {
   const n = keyStore.credentials.length;
   if (n > MAX_PKI_APPLETS) {
     throw new KeyStoreError("KEYSTORE_TOO_MANY", `a CAC holds at most ${MAX_PKI_APPLETS} certificates, got ${n}`);
@@ -35,7 +35,7 @@ export function cacApplets(keyStore: Token, cccCardId?: Uint8Array): Applet[] {
     }
   }
   return [
-    ...keyStore.credentials.map((c, i) => new PkiApplet(i, c)),
+    ...keyStore.credentials.map((c, i) => new PkiApplet(i, c, pki)),
     new AcaApplet(n),
     new CccApplet(n, cccCardId),
     new EmptyApplet(AID.EMPTY_02F0, "02F0", []),
@@ -68,14 +68,19 @@ export type CacCardOptions = { -readonly [K in keyof Omit<CardOptions, "applets"
    * every card; give each card of a multi-card setup its own.
    */
   cccCardId?: Uint8Array;
+  /**
+   * Serve certificates zlib-compressed (CertInfo 01), as issued CACs do;
+   * CoolKey needs it. Default false: plain DER, libcacard's bytes.
+   */
+  compressCertificates?: boolean;
 };
 
 export function createCacCard(keyStore: Token, options: CacCardOptions = {}): VirtualCard {
-  const { cccCardId, ...cardOptions } = options;
+  const { cccCardId, compressCertificates, ...cardOptions } = options;
   return new VirtualCard({
     serial: cardSerial(keyStore, options.platform),
     ...cardOptions,
-    applets: cacApplets(keyStore, cccCardId),
+    applets: cacApplets(keyStore, cccCardId, { compressCertificate: compressCertificates === true }),
     keyStore,
   });
 }

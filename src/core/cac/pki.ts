@@ -7,6 +7,7 @@ import type { CommandApdu } from "../iso7816/apdu.js";
 import { CardError } from "../iso7816/card-error.js";
 import { INS } from "../iso7816/ins.js";
 import { SW, type StatusWord } from "../iso7816/status.js";
+import { zlibSync } from "fflate";
 import { concatBytes } from "../bytes.js";
 import { ok, type AppletAnswer, type AppletResponse, type CardServices } from "../card/applet.js";
 import { KeyOperationError, rsaBits, type KeyAlgorithm, type KeyOperationErrorCode } from "../token/types.js";
@@ -27,8 +28,14 @@ import {
   type PropertyLists,
 } from "./properties.js";
 
-/** CertInfo 00: uncompressed (OpenSC inflates only when (certinfo & 3) == 1). */
-const CERTINFO_UNCOMPRESSED = 0x00;
+/**
+ * CertInfo (tag 71), bits 0-1: the certificate's encoding. 00 is plain DER,
+ * what libcacard always serves; 01 is zlib (RFC 1950), what issued CACs
+ * carry. OpenSC and CoolKey inflate when (certinfo & 3) == 1.
+ */
+export const CertInfo = { UNCOMPRESSED: 0x00, ZLIB: 0x01 } as const;
+/** Compression level of --compress-certificates: the smallest stream, so the fewest READ BUFFERs. */
+const ZLIB_LEVEL = 9;
 /** PKI object tags (libcacard cac.h CAC_PKI_TAG_*); the host-side client finds the certificate by tag 70 too. */
 export const CertTag = { CERT_INFO: 0x71, CERTIFICATE: 0x70, MSCUID: 0x72, ERROR_DETECTION: 0xfe } as const;
 
@@ -49,6 +56,22 @@ export interface PkiCredential {
   readonly algorithm: KeyAlgorithm;
 }
 
+export interface PkiAppletOptions {
+  /**
+   * Serve the certificate zlib-compressed with CertInfo 01, as issued CACs
+   * do (CoolKey reads nothing else). Default false: plain DER with CertInfo
+   * 00, byte for byte what libcacard serves.
+   */
+  readonly compressCertificate?: boolean;
+}
+
+/** The CertInfo byte and the tag 70 value for a certificate. */
+export function certificateObject(der: Uint8Array, compress: boolean): { certInfo: number; value: Uint8Array } {
+  return compress
+    ? { certInfo: CertInfo.ZLIB, value: zlibSync(der, { level: ZLIB_LEVEL }) }
+    : { certInfo: CertInfo.UNCOMPRESSED, value: der };
+}
+
 export class PkiApplet extends ReadableCacApplet {
   readonly properties: PropertyLists;
   readonly #files: ObjectFiles;
@@ -58,13 +81,15 @@ export class PkiApplet extends ReadableCacApplet {
   constructor(
     readonly index: number,
     credential: PkiCredential,
+    options: PkiAppletOptions = {},
   ) {
     const oid = Uint8Array.of(0x01, index);
     super({ aid: AID.pki(index), name: `PKI ${index}`, objectIds: [oid] });
     this.updateBufferSw = SW.CONDITION_NOT_SATISFIED;
+    const stored = certificateObject(credential.certificate, options.compressCertificate === true);
     this.#files = objectFiles([
-      { tag: CertTag.CERT_INFO, value: Uint8Array.of(CERTINFO_UNCOMPRESSED) },
-      { tag: CertTag.CERTIFICATE, value: credential.certificate },
+      { tag: CertTag.CERT_INFO, value: Uint8Array.of(stored.certInfo) },
+      { tag: CertTag.CERTIFICATE, value: stored.value },
       { tag: CertTag.MSCUID, value: new Uint8Array(0) },
       { tag: CertTag.ERROR_DETECTION, value: new Uint8Array(0) },
     ]);
