@@ -28,6 +28,8 @@ export interface ScenarioSuiteOptions {
   /** Temp directory prefix, e.g. "cacard-opensc". */
   readonly prefix: string;
   readonly limitMs: number;
+  /** Extra environment for the scenario (besides REPO, NODE_BIN and CACARD_CLI). */
+  readonly env?: Readonly<Record<string, string>>;
   /** One line logged after the run (timings), given the results. */
   readonly summary?: (s: ScenarioRun) => string;
 }
@@ -88,7 +90,7 @@ export function scenarioSuite(options: ScenarioSuiteOptions, tests: (s: Scenario
       run = await runInNamespace({
         script: options.scenario,
         args: [out, work],
-        env: { REPO: REPO_ROOT, NODE_BIN: process.execPath, CACARD_CLI: BUILT_CLI },
+        env: { ...options.env, REPO: REPO_ROOT, NODE_BIN: process.execPath, CACARD_CLI: BUILT_CLI },
         timeoutMs: options.limitMs,
       });
       r = new StepResults(out);
