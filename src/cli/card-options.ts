@@ -296,6 +296,23 @@ export async function cardFromOptions(
   return createCard(store, options);
 }
 
+/**
+ * The one line `vpcd` and `vscard` print when no key store is named: the
+ * card then signs with the sample keys shipped (and published) with the
+ * package, which anyone can use to impersonate it. Null when --db or
+ * --pkcs11 is given.
+ */
+export function sampleKeysNotice(values: Pick<CardOptionValues, "db" | "pkcs11">): string | null {
+  if (values.db !== undefined || values.pkcs11 !== undefined) return null;
+  return `no --db: serving the public sample keys of ${sampleDbPath()} (published with cacard, for tests only; give --db or --pkcs11 for your own)`;
+}
+
+/** The key store line of `vpcd` and `vscard`: kind, location and the certificates served, in PKI order. */
+export function describeKeyStore(store: KeyStore): string {
+  const names = store.credentials.map((c) => c.label).join(", ");
+  return `key store: ${store.kind} ${store.location}, ${store.credentials.length} certificate(s): ${names}`;
+}
+
 /** Host-side problems the card answered with a status word (no secrets in them). */
 export function stderrWarn(message: string): void {
   process.stderr.write(`cacard: warning: ${message}\n`);

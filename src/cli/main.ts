@@ -9,11 +9,13 @@ import { setFlagsFromString } from "node:v8";
 import type { Command, CliIo } from "./command.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./errors.js";
 import { hasThreadPool, rerunWithThreadPool } from "./thread-pool.js";
+import { packageVersion } from "./package-info.js";
 
 /** Lazy so that `cacard apdu` does not load the TLS or QEMU code. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   apdu: () => import("./commands/apdu.js"),
   info: () => import("./commands/info.js"),
+  list: () => import("./commands/list.js"),
   demo: () => import("./commands/demo.js"),
   vpcd: () => import("./commands/vpcd.js"),
   vscard: () => import("./commands/vscard.js"),
@@ -23,7 +25,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
 };
 
 async function mainHelp(): Promise<string> {
-  const lines = ["Usage: cacard <command> [options]", "", "Commands:"];
+  const lines = ["Usage: cacard <command> [options]", "       cacard --version", "", "Commands:"];
   for (const name of Object.keys(COMMANDS)) {
     const { command } = await COMMANDS[name]();
     lines.push(`  ${name.padEnd(12)} ${command.summary}`);
@@ -41,6 +43,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     io.stdout.write(await mainHelp());
     return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (name === "--version" || name === "-V" || name === "version") {
+    io.stdout.write(`cacard ${packageVersion()}\n`);
+    return EXIT_OK;
   }
   const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!load) {

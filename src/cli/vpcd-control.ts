@@ -1,12 +1,13 @@
 /**
- * `cacard vpcd --control stdin`: the line commands (`remove [i]`,
- * `insert [i]`, `status`, `help`) that drive a VpcdCardSet at run time.
+ * `--control stdin` (`cacard vpcd`, `cacard vscard`): the line commands
+ * (`remove [i]`, `insert [i]`, `status`, `quit`, `help`) that insert and
+ * remove cards at run time.
  */
 import { CacardError } from "../core/errors.js";
 
 export type ControlCommand =
   | { readonly op: "remove" | "insert"; readonly index: number | undefined }
-  | { readonly op: "status" | "help" }
+  | { readonly op: "status" | "help" | "quit" }
   | { readonly op: "none" };
 
 /** A control line that is not a command; reported, and the next line is read. */
@@ -16,7 +17,7 @@ export class ControlSyntaxError extends CacardError {
   }
 }
 
-export const CONTROL_HELP = "commands: remove [i], insert [i], status, help (no index = every card)";
+export const CONTROL_HELP = "commands: remove [i], insert [i], status, quit, help (no index = every card)";
 
 /** Parses one control line. Blank lines and `#` comments are "none". */
 export function parseControlLine(line: string, cardCount: number): ControlCommand {
@@ -36,8 +37,12 @@ export function parseControlLine(line: string, cardCount: number): ControlComman
       }
       return { op, index };
     }
+    case "exit":
+      if (arg !== undefined) throw new ControlSyntaxError(`${op} takes no argument`);
+      return { op: "quit" };
     case "status":
     case "help":
+    case "quit":
       if (arg !== undefined) throw new ControlSyntaxError(`${op} takes no argument`);
       return { op };
     default:

@@ -22,6 +22,7 @@
  *   rejected connection ADDR reason="..."    (--listen: TLS failure, or busy)
  *   warning: ...
  *   protocol error: ...
+ *   key store: KIND LOCATION, N certificate(s): NICK, ...   (cacard vscard, at start)
  *   stopped
  */
 import { toHex } from "../core/bytes.js";

@@ -45,7 +45,7 @@ export async function openNssKeyStore(options: OpenKeyStoreOptions): Promise<Key
   return nssKeyStoreFromTables(rows, files, options);
 }
 
-function detectKind(db: string): "nss" | "pem" {
+export function detectKind(db: string): "nss" | "pem" {
   // nssDirectory rejects dbm:/extern:/rdb: prefixes with KEYSTORE_UNSUPPORTED.
   const dir = nssDirectory(db);
   if (db.startsWith(SQL_PREFIX)) return "nss";

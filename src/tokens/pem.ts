@@ -8,10 +8,11 @@
  * served without a private key. Synchronous throughout.
  */
 import { createPrivateKey, type KeyObject } from "node:crypto";
-import { resolve } from "node:path";
+import { readdirSync } from "node:fs";
+import { basename, extname, resolve } from "node:path";
 import { isDirectory } from "../util/fs.js";
 import { parseCertificate, toCredential, type ParsedCertificate } from "./credential.js";
-import { findCertificateFile, readCertificateFile, readKeyFile, type PemKeyFile } from "./pem-files.js";
+import { CERT_EXTENSIONS, findCertificateFile, isFileStem, readCertificateFile, readKeyFile, type PemKeyFile } from "./pem-files.js";
 import { keyMatchesPublic, SoftPrivateKey, SoftSession } from "./soft-key.js";
 import { copySecret, secretsEqual } from "./secret.js";
 import { selectCredentials } from "./selection.js";
@@ -36,7 +37,12 @@ export function openPemKeyStore(options: OpenKeyStoreOptions): KeyStore {
   const dir = resolve(options.db);
   if (!isDirectory(dir)) throw new KeyStoreError("KEYSTORE_NOT_FOUND", `PEM key directory ${dir} does not exist`);
   const where = `PEM directory ${dir}`;
-  const selected = selectCredentials(options, where, (nickname) => findCertificateFile(dir, nickname));
+  const selected = selectCredentials(
+    options,
+    where,
+    (nickname) => findCertificateFile(dir, nickname),
+    () => pemNicknames(dir),
+  );
   const credentials: Credential[] = [];
   const slots: (KeySlot | null)[] = [];
   for (const { nickname, found: certPath } of selected) {
@@ -47,6 +53,21 @@ export function openPemKeyStore(options: OpenKeyStoreOptions): KeyStore {
     slots.push(file === undefined ? null : { file, certificate: parsed });
   }
   return new PemKeyStore(dir, credentials, slots, options.password);
+}
+
+/** The file stems of a PEM directory's certificates (.pem and .crt), sorted. */
+export function pemNicknames(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const stems = names
+    .filter((n) => (CERT_EXTENSIONS as readonly string[]).includes(extname(n).toLowerCase()))
+    .map((n) => basename(n, extname(n)))
+    .filter(isFileStem);
+  return [...new Set(stems)].sort();
 }
 
 class PemKeyStore implements KeyStore {

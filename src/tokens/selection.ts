@@ -18,14 +18,20 @@ export interface Selected<T> {
 
 /**
  * Looks every nickname up with `find`. `where` names the store in messages
- * (a path). Throws KeyStoreError: KEYSTORE_TOO_MANY, or KEYSTORE_NO_SUCH_CERT
- * for an unknown nickname (unless skipMissing) or when nothing is left.
+ * (a path); `available` lists the store's nicknames for them. Throws
+ * KeyStoreError: KEYSTORE_TOO_MANY, or KEYSTORE_NO_SUCH_CERT for an unknown
+ * nickname (unless skipMissing) or when nothing is left.
  */
 export function selectCredentials<T>(
   options: Pick<OpenKeyStoreOptions, "nicknames" | "skipMissing">,
   where: string,
   find: (nickname: string) => T | undefined,
+  available: () => readonly string[] = () => [],
 ): Selected<T>[] {
+  const holds = () => {
+    const names = available();
+    return names.length === 0 ? "it holds no certificate" : `it holds ${names.map((n) => JSON.stringify(n)).join(", ")}`;
+  };
   const { nicknames } = options;
   if (nicknames.length > MAX_CREDENTIALS) {
     throw new KeyStoreError(
@@ -43,13 +49,13 @@ export function selectCredentials<T>(
     if (found !== undefined) {
       selected.push({ nickname, found });
     } else if (!options.skipMissing) {
-      throw new KeyStoreError("KEYSTORE_NO_SUCH_CERT", `no certificate named ${JSON.stringify(nickname)} in ${where}`);
+      throw new KeyStoreError("KEYSTORE_NO_SUCH_CERT", `no certificate named ${JSON.stringify(nickname)} in ${where} (${holds()})`);
     }
   }
   if (selected.length === 0) {
     throw new KeyStoreError(
       "KEYSTORE_NO_SUCH_CERT",
-      `none of the certificates ${nicknames.map((n) => JSON.stringify(n)).join(", ")} is in ${where}`,
+      `none of the certificates ${nicknames.map((n) => JSON.stringify(n)).join(", ")} is in ${where} (${holds()})`,
     );
   }
   return selected;

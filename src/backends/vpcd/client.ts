@@ -49,8 +49,18 @@ export type VpcdClientState = "idle" | "connecting" | "connected" | "closing" | 
 export interface VpcdClientEvents {
   /** A connect attempt starts (attempt counts failures since the last good session). */
   connecting: [attempt: number];
-  /** TCP connected; vpcd may take a poll interval (~0.4 s) to accept it. */
+  /**
+   * TCP connected. The kernel completes the handshake from vpcd's listen
+   * backlog, so this is not yet vpcd taking the card: see "accepted".
+   */
   connected: [];
+  /**
+   * vpcd sent its first frame on this connection (it polls with GET ATR
+   * about every 0.4 s once it has accepted): the reader has the card. A
+   * connection that stays without it is queued behind another card on the
+   * same port (vpcd serves one card per port).
+   */
+  accepted: [];
   /** The connection is gone; `error` is set when it ended abnormally. */
   disconnected: [reason: string, error?: Error];
   /** A reconnect is scheduled in delayMs. */
@@ -122,6 +132,8 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
   #closeCause: CloseCause | null = null;
   #closeError: Error | undefined;
   #wasConnected = false;
+  /** The socket on which vpcd's first frame arrived. */
+  #acceptedOn: Socket | null = null;
   #attempt = 0;
   #retryTimer: NodeJS.Timeout | null = null;
   #connectTimer: NodeJS.Timeout | null = null;
@@ -353,6 +365,10 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
 
   #onData(socket: Socket, decoder: FrameDecoder, chunk: Buffer): void {
     if (this.#socket !== socket || this.#closeCause !== null) return;
+    if (this.#acceptedOn !== socket) {
+      this.#acceptedOn = socket;
+      this.emit("accepted");
+    }
     // Linux leaves quick-ACK mode as the connection goes on; set it again
     // before the next segment (vpcd's next length prefix) arrives.
     this.#quickAck?.(socket);

@@ -4,7 +4,7 @@
  * sign, and check the signature against the certificate.
  */
 import { createHash, constants, publicDecrypt, X509Certificate } from "node:crypto";
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "../parse-args.js";
 import "reflect-metadata"; // @peculiar/x509 v2 needs it loaded first
 import * as x509 from "@peculiar/x509";
 import { AID } from "../../core/cac/aids.js";
@@ -26,13 +26,17 @@ export const command: Command = {
 Runs a short session against the emulated card and explains each step:
 SELECT the CCC and read it, read every certificate from its PKI applet,
 VERIFY the PIN, sign with PKI 0 and verify the signature with its certificate.
-Without --password-file the PIN presented is ${DEMO_PIN}.
+The PIN presented is the one in --pin-file, else the --password-file password,
+else ${DEMO_PIN}. Exit status 1 when the card refuses it or the signature does
+not verify.
 
 ${CARD_OPTIONS_HELP}
 `,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({ args: argv, options: cardOptionSpec, allowPositionals: true });
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const { values } = parseCommandArgs("demo", argv, cardOptionSpec);
+    if (values.personality === "piv") {
+      throw new UsageError("demo drives the CAC applets: use --personality cac (the default) or cac+piv");
+    }
     const say = (s: string) => io.stdout.write(s + "\n");
     const card = await cardFromOptions(values);
     const client = new CacClient(card);
@@ -53,12 +57,19 @@ ${CARD_OPTIONS_HELP}
       say(`# PKI ${i} (${toHex(AID.pki(i))}): READ BUFFER → ${der.length}-byte certificate ${cert.subject}`);
     }
 
-    const pin = values["password-file"] ? readPasswordFile(values["password-file"]) : Buffer.from(DEMO_PIN);
+    const pinSource = values["pin-file"] ? "--pin-file" : values["password-file"] ? "--password-file" : null;
+    const pin =
+      pinSource === null ? new TextEncoder().encode(DEMO_PIN) : readPasswordFile(values[pinSource === "--pin-file" ? "pin-file" : "password-file"]!, pinSource);
     const verifySw = await client.verify(pin);
     pin.fill(0);
     say(`# VERIFY (PIN padded with FF to 8 bytes) → ${verifySw.toString(16).toUpperCase()}`);
     if (verifySw !== 0x9000) {
-      say("# The PIN was refused; give the DB password with --password-file.");
+      const hint =
+        pinSource === null
+          ? `the demo presented ${DEMO_PIN}; give the PIN with --password-file (the DB password) or --pin-file`
+          : `the PIN in ${pinSource} is not the card's`;
+      say(`# The card refused the PIN (${verifySw.toString(16).toUpperCase()}): ${hint}.`);
+      io.stderr.write(`cacard demo: VERIFY refused (SW ${verifySw.toString(16).toUpperCase()})\n`);
       return EXIT_FAILURE;
     }
 

@@ -27,7 +27,7 @@ export const command: Command = {
   summary: "print the libvirt <smartcard mode='passthrough'> element for cacard vscard",
   help: HELP,
   async run(argv, io) {
-    const { config, values } = configFromArgv(argv, {});
+    const { config, values } = configFromArgv("libvirt-xml", argv, {});
     if (values.format !== undefined) throw new UsageError("--format is for qemu-args");
     if (values["qemu-tls-passwordid"] !== undefined) {
       throw new UsageError("--qemu-tls-passwordid is for qemu-args; libvirt takes chardev_tls_x509_secret_uuid in qemu.conf");

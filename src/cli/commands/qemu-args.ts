@@ -3,7 +3,7 @@
  * Takes the same options as `cacard vscard` (card options are accepted and
  * ignored), so the two commands can be written with the same arguments.
  */
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "../parse-args.js";
 import { qemuArgs, shellQuote, type PassthruConfig, type UsbController } from "../qemu-config.js";
 import { parseSecretObject, SecretError, type SecretSpec } from "../../secrets/secret.js";
 import type { Command } from "../command.js";
@@ -88,14 +88,8 @@ export function formatArgs(args: readonly string[], format: string): string {
   }
 }
 
-export function configFromArgv(argv: string[], extra: Record<string, { type: "string" | "boolean" }>) {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { ...cardOptionSpec, ...vscardOptionSpec, ...qemuOptionSpec, ...extra },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+export function configFromArgv(name: string, argv: string[], extra: Record<string, { type: "string" | "boolean" }>) {
+  const { values } = parseCommandArgs(name, argv, { ...cardOptionSpec, ...vscardOptionSpec, ...qemuOptionSpec, ...extra });
   const plan = planFromValues(values);
   const controller = (values.controller ?? "uhci") as string;
   if (!["uhci", "xhci", "none"].includes(controller)) {
@@ -123,7 +117,7 @@ export const command: Command = {
   summary: "print the QEMU options (usb-ccid, chardev, TLS) matching a cacard vscard line",
   help: HELP,
   async run(argv, io) {
-    const { config, values } = configFromArgv(argv, {});
+    const { config, values } = configFromArgv("qemu-args", argv, {});
     io.stdout.write(formatArgs(qemuArgs(config), (values.format as string | undefined) ?? "shell"));
     return EXIT_OK;
   },

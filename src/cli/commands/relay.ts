@@ -4,7 +4,7 @@
  * transport, TLS and secret options, same status lines), plus one line per
  * event of the host reader. `cacard relay --list` prints the readers.
  */
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "../parse-args.js";
 import { toHex } from "../../core/bytes.js";
 import { CacardError } from "../../core/errors.js";
 import type { ReaderInfo } from "../../backends/pcsc/readers.js";
@@ -109,13 +109,7 @@ export const command: Command = {
   summary: "relay a card in a host PC/SC reader to QEMU's ccid-card-passthru",
   help: HELP,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      options: { ...vscardTransportSpec, ...relayOptionSpec },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const { values } = parseCommandArgs("relay", argv, { ...vscardTransportSpec, ...relayOptionSpec });
     // Loaded here: every other command (and --help) runs without koffi.
     const pcsc = await import("../../backends/pcsc/index.js");
 

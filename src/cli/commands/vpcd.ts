@@ -4,7 +4,7 @@
  * inserts the cards; `--control stdin` adds line commands.
  */
 import { createInterface, type Interface } from "node:readline";
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "../parse-args.js";
 import type { Command, CliIo } from "../command.js";
 import { EXIT_OK, UsageError } from "../errors.js";
 import { quickAckSupport } from "../../backends/vpcd/quick-ack.js";
@@ -16,10 +16,13 @@ import {
   personalityOptions,
   personalityWarnings,
   pinOptions,
+  describeKeyStore,
+  sampleKeysNotice,
   stderrWarn,
   type CardOptionValues,
 } from "../card-options.js";
 import { followTokenPresence } from "../token-presence.js";
+import { writePidFile } from "../pid-file.js";
 import { cardSerial } from "../../core/cac/cac-card.js";
 import { createCard, type CreateCardOptions } from "../../core/create-card.js";
 import type { VirtualCard } from "../../core/card/card.js";
@@ -36,7 +39,7 @@ import { CONTROL_HELP, ControlSyntaxError, parseControlLine } from "../vpcd-cont
 
 const HELP = `Usage: cacard vpcd [card options] [--host HOST] [--port PORT] [--cards N]
                    [--serial-salt TEXT] [--control stdin] [--no-quickack]
-                   [--verbose] [--trace]
+                   [--verbose] [--trace] [--pid-file FILE]
 
 Connects virtual CAC cards to pcscd through vsmartcard's vpcd reader driver
 (Debian package vsmartcard-vpcd). vpcd listens inside pcscd; each card is one
@@ -54,13 +57,16 @@ vpcd options:
                         the same database in different processes differ too
                         (default: card 0 keeps libcacard's serial)
   --control stdin       read commands from stdin: remove [i], insert [i],
-                        status, help (no index = every card); replies on stderr
+                        status, quit, help (no index = every card); replies on
+                        stderr (old spelling: --stdin-commands)
   --no-quickack         do not set TCP_QUICKACK on the vpcd connections. By
                         default it is set after every read (when the optional
                         native helper was built), which saves the ~40 ms delayed
                         ACK that every APDU through vpcd otherwise waits for
   --verbose             log every connection attempt and retry to stderr
-  --trace               log every APDU exchange to stderr (VERIFY PINs blanked)
+                        (old spelling: --debug)
+  --pid-file FILE       write cacard's process id to FILE (removed at exit), for
+                        kill -USR1/-USR2 $(cat FILE) and service managers
 
 Signals: SIGUSR1 removes every card, SIGUSR2 inserts them again
 (like virt_cacard -r / -i). A removed card closes its connection, which
@@ -71,10 +77,15 @@ putting it back inserts it again (libvirt host mode; docs/host-mode.md).
 
 Examples:
   cacard vpcd --db certs-sample/nssdb --cards 2
-  pkcs11-tool -L        # Virtual PCD 00 00 and 00 01, token label "CAC II"
+  pkcs11-tool -L        # Virtual PCD 00 00 and 00 01, token label "cert1"
   cacard vpcd --pkcs11 /usr/lib/softhsm/libsofthsm2.so --token mytoken`;
 
 const KEEP_ALIVE_MS = 1 << 30;
+/**
+ * vpcd polls a card it has accepted about every 0.4 s (pcscd's presence
+ * poll); a connection that hears nothing for this long is queued.
+ */
+const QUEUED_NOTICE_MS = 3000;
 
 const options = {
   ...cardOptionSpec,
@@ -85,7 +96,7 @@ const options = {
   control: { type: "string" },
   "no-quickack": { type: "boolean" },
   verbose: { type: "boolean" },
-  trace: { type: "boolean" },
+  "pid-file": { type: "string" },
 } as const;
 
 function parseIntOption(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
@@ -190,8 +201,7 @@ export const command: Command = {
   summary: "serve the card(s) to pcscd through vsmartcard's vpcd driver",
   help: HELP,
   async run(argv: string[], io: CliIo): Promise<number> {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const { values } = parseCommandArgs("vpcd", argv, options);
     const settings = vpcdSettings(values);
     const say = (line: string) => io.stderr.write(`cacard vpcd: ${line}\n`);
 
@@ -200,15 +210,43 @@ export const command: Command = {
       await Promise.all(cards.map((c) => c.keyStore.close?.()));
       return EXIT_OK;
     }
+    let removePidFile = () => {};
+    try {
+      if (values["pid-file"] !== undefined) removePidFile = writePidFile(values["pid-file"]);
+    } catch (e) {
+      await Promise.all(cards.map((c) => c.keyStore.close?.()));
+      throw e;
+    }
 
     const attach = ({ index, client }: VpcdCardSlot) => {
       const tag = `card ${index}`;
       let outage = false;
+      // TCP connects from vpcd's listen backlog even while another card holds
+      // the port; only vpcd's first poll says the reader took this card.
+      let queuedTimer: NodeJS.Timeout | null = null;
+      const clearQueued = () => {
+        if (queuedTimer) clearTimeout(queuedTimer);
+        queuedTimer = null;
+      };
       client.on("connected", () => {
         outage = false;
+        if (settings.verbose) say(`${tag}: TCP connected to ${client.endpoint}; waiting for vpcd to poll`);
+        clearQueued();
+        queuedTimer = setTimeout(() => {
+          queuedTimer = null;
+          say(
+            `${tag}: queued at vpcd ${client.endpoint}: its reader has not taken the card after ${QUEUED_NOTICE_MS / 1000} s; ` +
+              "another card probably holds this port (vpcd serves one card per port); it is served when that one goes",
+          );
+        }, QUEUED_NOTICE_MS);
+        queuedTimer.unref();
+      });
+      client.on("accepted", () => {
+        clearQueued();
         say(`${tag}: connected to vpcd at ${client.endpoint}`);
       });
       client.on("disconnected", (reason) => {
+        clearQueued();
         const failedConnect = reason.startsWith("connect failed");
         if (settings.verbose || !failedConnect) say(`${tag}: disconnected (${reason})`);
         else if (!outage) say(`${tag}: vpcd at ${client.endpoint} not reachable (${reason}); retrying`);
@@ -235,6 +273,9 @@ export const command: Command = {
       const support = quickAckSupport();
       say(support.set ? "TCP_QUICKACK on (no delayed ACKs from vpcd's split writes)" : `TCP_QUICKACK off: ${support.why}; each APDU may wait ~40 ms (docs/vpcd.md)`);
     }
+    const notice = sampleKeysNotice(values);
+    if (notice) say(`warning: ${notice}`);
+    say(describeKeyStore(cards[0].keyStore));
     for (const slot of set.slots) {
       const card = cards[slot.index];
       say(
@@ -259,6 +300,12 @@ export const command: Command = {
     process.on("SIGUSR1", onRemoveSignal);
     process.on("SIGUSR2", onInsertSignal);
 
+    // Stops on SIGINT/SIGTERM, or on `quit` from the control channel.
+    const stopped = new AbortController();
+    const quit = () => stopped.abort();
+    if (io.signal.aborted) quit();
+    else io.signal.addEventListener("abort", quit, { once: true });
+
     let rl: Interface | null = null;
     if (settings.controlStdin) {
       rl = createInterface({ input: io.stdin, crlfDelay: Infinity, terminal: false });
@@ -270,6 +317,10 @@ export const command: Command = {
               return;
             case "help":
               say(CONTROL_HELP);
+              return;
+            case "quit":
+              say("control: quit");
+              quit();
               return;
             case "status":
               set.status().forEach(say);
@@ -287,7 +338,7 @@ export const command: Command = {
         }
       });
       rl.on("close", () => {
-        if (!io.signal.aborted) say("control: end of stdin; signals still work");
+        if (!stopped.signal.aborted) say("control: end of stdin; signals still work");
       });
     }
 
@@ -297,10 +348,11 @@ export const command: Command = {
     const keepAlive = setInterval(() => {}, KEEP_ALIVE_MS);
     try {
       await new Promise<void>((resolve) => {
-        if (io.signal.aborted) resolve();
-        else io.signal.addEventListener("abort", () => resolve(), { once: true });
+        if (stopped.signal.aborted) resolve();
+        else stopped.signal.addEventListener("abort", () => resolve(), { once: true });
       });
     } finally {
+      io.signal.removeEventListener("abort", quit);
       clearInterval(keepAlive);
       process.off("SIGUSR1", onRemoveSignal);
       process.off("SIGUSR2", onInsertSignal);
@@ -308,6 +360,7 @@ export const command: Command = {
       if (settings.controlStdin) io.stdin.pause();
       await set.stop();
       await Promise.all(unfollow.map((stop) => stop()));
+      removePidFile();
     }
     say("stopped");
     return EXIT_OK;

@@ -4,18 +4,27 @@
  * one machine-readable status line per event on stderr.
  */
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "../parse-args.js";
 import { VirtualReader, type SmartCard } from "../../core/card/reader.js";
 import type { VirtualCard } from "../../core/card/card.js";
 import { AddressError, DEFAULT_HOST, isLoopback, parseHostPort, type Endpoint } from "../../backends/vscard/address.js";
 import { VscardClient } from "../../backends/vscard/client.js";
 import { VscardListener } from "../../backends/vscard/listener.js";
 import { formatEvent } from "../vscard-events.js";
+import { CONTROL_HELP, ControlSyntaxError, parseControlLine, type ControlCommand } from "../vpcd-control.js";
 import { loadTlsDir, TlsConfigError, type TlsCredentials } from "../../backends/vscard/tls.js";
 import { SecretError, SecretStore } from "../../secrets/secret.js";
 import type { CliIo, Command } from "../command.js";
-import { CARD_OPTIONS_HELP, cardFromOptions, cardOptionSpec, type CardOptionValues } from "../card-options.js";
+import {
+  CARD_OPTIONS_HELP,
+  cardFromOptions,
+  cardOptionSpec,
+  describeKeyStore,
+  sampleKeysNotice,
+  type CardOptionValues,
+} from "../card-options.js";
 import { followTokenPresence } from "../token-presence.js";
+import { writePidFile } from "../pid-file.js";
 import { EXIT_FAILURE, EXIT_OK, UsageError } from "../errors.js";
 
 export const DEFAULT_READER_NAME = "cacard";
@@ -34,14 +43,15 @@ export const vscardTransportSpec = {
   "reader-name": { type: "string" },
   "retry-initial-ms": { type: "string" },
   "retry-max-ms": { type: "string" },
-  debug: { type: "boolean" },
+  verbose: { type: "boolean" },
+  "pid-file": { type: "string" },
 } as const;
 
 export const vscardOptionSpec = {
   ...vscardTransportSpec,
   "password-secret": { type: "string" },
   "no-card": { type: "boolean" },
-  "stdin-commands": { type: "boolean" },
+  control: { type: "string" },
 } as const;
 
 /** Help for vscardTransportSpec (SECRETS_EXTRA: command-specific secret options). */
@@ -70,7 +80,10 @@ Connection:
   --reader-name NAME     reader name sent in ReaderAdd (default ${defaultReaderName})
   --retry-initial-ms MS  first reconnect delay (default 250)
   --retry-max-ms MS      reconnect delay cap (default 10000)
-  --debug                also print every message and APDU (PINs masked)
+  --verbose              also print every message and APDU (PINs masked;
+                         old spelling: --debug)
+  --pid-file FILE        write cacard's process id to FILE (removed at exit),
+                         for kill $(cat FILE) and service managers
 
 Status lines on stderr (one per event, "cacard ${command}: " + one of):
   listening on ADDR | connecting to ADDR | connected ADDR tls=off|"..."
@@ -78,6 +91,7 @@ Status lines on stderr (one per event, "cacard ${command}: " + one of):
   card inserted reader=0 atr=HEX   <- the card is usable by the guest
   card removed reader=0 | disconnected ADDR reason="..."
   retrying in MS ms attempt=N | connect failed ADDR reason="..." | stopped
+  key store: KIND LOCATION, N certificate(s): NICK, ...   (at start)
   warning: ... | protocol error: ... | rejected connection ADDR reason="..."`;
 }
 
@@ -95,9 +109,11 @@ ${vscardTransportHelp(
 `,
 )}
 
-Card in the reader:
+Card in the reader (also SIGUSR1: remove, SIGUSR2: insert):
   --no-card              start with an empty reader
-  --stdin-commands       read commands from stdin: insert, remove, quit
+  --control stdin        read commands from stdin: insert, remove, status,
+                         quit, help; replies on stderr (old spelling:
+                         --stdin-commands)
 
 ${CARD_OPTIONS_HELP}
 `;
@@ -212,19 +228,36 @@ async function buildCard(values: CardOptionValues, password: Uint8Array | undefi
   return cardFromOptions(values, {}, password);
 }
 
+/** --control stdin: the same line commands as `cacard vpcd` (vpcd-control.ts), on the one reader. */
 function watchStdin(io: CliIo, reader: VirtualReader, stop: () => void, say: (line: string) => void): () => void {
   const rl = createInterface({ input: io.stdin, crlfDelay: Infinity });
   rl.on("line", (raw) => {
-    const cmd = raw.trim().toLowerCase();
-    if (cmd === "") return;
-    if (cmd === "insert") {
-      if (!reader.insert()) say("warning: insert: a card is already in (or there is none to insert)");
-    } else if (cmd === "remove") {
-      if (!reader.remove()) say("warning: remove: the reader is already empty");
-    } else if (cmd === "quit" || cmd === "exit") {
-      stop();
-    } else {
-      say(`warning: unknown command '${cmd}' (insert, remove, quit)`);
+    let cmd: ControlCommand;
+    try {
+      cmd = parseControlLine(raw, 1);
+    } catch (e) {
+      if (!(e instanceof ControlSyntaxError)) throw e;
+      say(`warning: ${e.message}`);
+      return;
+    }
+    switch (cmd.op) {
+      case "none":
+        return;
+      case "insert":
+        if (!reader.insert()) say("warning: insert: a card is already in (or there is none to insert)");
+        return;
+      case "remove":
+        if (!reader.remove()) say("warning: remove: the reader is already empty");
+        return;
+      case "status":
+        say(`card 0: ${reader.present ? "inserted" : "removed"}`);
+        return;
+      case "help":
+        say(CONTROL_HELP);
+        return;
+      case "quit":
+        stop();
+        return;
     }
   });
   return () => {
@@ -260,7 +293,7 @@ export async function serveVscard(options: ServeVscardOptions): Promise<number> 
   const say = (line: string) => io.stderr.write(prefix + line + "\n");
   const initialMs = positiveMs(values["retry-initial-ms"] as string | undefined, "retry-initial-ms");
   const maxMs = positiveMs(values["retry-max-ms"] as string | undefined, "retry-max-ms");
-  const debug = values.debug === true;
+  const debug = values.verbose === true;
 
   const secrets = loadSecrets(plan.objects, say);
   let tlsCreds: TlsCredentials | undefined;
@@ -286,6 +319,8 @@ export async function serveVscard(options: ServeVscardOptions): Promise<number> 
       say(`warning: talking to ${plan.endpoint.host} without TLS: APDUs, including the PIN, cross the network in clear`);
     }
     const served = await options.serve(secrets, say);
+    const pidFile = values["pid-file"] as string | undefined;
+    const removePidFile = pidFile !== undefined ? writePidFile(pidFile) : () => {};
 
     const controller = new AbortController();
     const stop = () => controller.abort();
@@ -301,7 +336,7 @@ export async function serveVscard(options: ServeVscardOptions): Promise<number> 
       endpoint: plan.endpoint,
       signal: controller.signal,
       onEvent,
-      // Per-message and per-APDU events only when --debug prints them.
+      // Per-message and per-APDU events only when --verbose prints them.
       traceEvents: debug,
       ...(tlsCreds ? { tls: tlsCreds } : {}),
     };
@@ -323,6 +358,7 @@ export async function serveVscard(options: ServeVscardOptions): Promise<number> 
     } finally {
       io.signal.removeEventListener("abort", stop);
       await cleanUp();
+      removePidFile();
     }
     return EXIT_OK;
   } finally {
@@ -335,13 +371,10 @@ export const command: Command = {
   summary: "serve the card to QEMU's ccid-card-passthru (VSCard, TCP/unix/TLS)",
   help: HELP,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      options: { ...cardOptionSpec, ...vscardOptionSpec },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const { values } = parseCommandArgs("vscard", argv, { ...cardOptionSpec, ...vscardOptionSpec });
+    if (values.control !== undefined && values.control !== "stdin") {
+      throw new UsageError(`--control ${values.control}: the only control channel is 'stdin'`);
+    }
     return serveVscard({
       values,
       io,
@@ -350,12 +383,24 @@ export const command: Command = {
         const passwordSecret = values["password-secret"];
         const password = passwordSecret ? secretOrUsage(secrets, passwordSecret, "password-secret", false) : undefined;
         const card = await buildCard(values, password);
+        const notice = sampleKeysNotice(values);
+        if (notice) say(`warning: ${notice}`);
+        say(describeKeyStore(card.keyStore));
         const reader = new VirtualReader(values["reader-name"] ?? DEFAULT_READER_NAME, card);
         if (values["no-card"]) reader.remove();
         return {
           readers: [reader],
           onStart: (stop) => {
-            const unwatch = values["stdin-commands"] ? watchStdin(io, reader, stop, say) : () => undefined;
+            const unwatch = values.control === "stdin" ? watchStdin(io, reader, stop, say) : () => undefined;
+            // As `cacard vpcd` (and virt_cacard -r / -i): SIGUSR1 removes the card, SIGUSR2 inserts it.
+            const onRemoveSignal = () => {
+              if (!reader.remove()) say("warning: SIGUSR1: the reader is already empty");
+            };
+            const onInsertSignal = () => {
+              if (!reader.insert()) say("warning: SIGUSR2: a card is already in");
+            };
+            process.on("SIGUSR1", onRemoveSignal);
+            process.on("SIGUSR2", onInsertSignal);
             // Host mode: the token pulled out removes the card, the token back
             // inserts a new card on the reopened token.
             const unfollow =
@@ -368,6 +413,8 @@ export const command: Command = {
                     say,
                   });
             return async () => {
+              process.off("SIGUSR1", onRemoveSignal);
+              process.off("SIGUSR2", onInsertSignal);
               unwatch();
               await unfollow();
             };

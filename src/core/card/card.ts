@@ -235,11 +235,21 @@ export class VirtualCard implements CardServices, SmartCard {
 
   /** Processes one command APDU; resolves to response data + SW1 SW2. */
   transmit(command: Uint8Array): Promise<Uint8Array> {
+    const answer = this.transmitNow(command);
+    return isPromise(answer) ? answer : Promise.resolve(answer);
+  }
+
+  /**
+   * transmit() for loops that answer many APDUs in a row (`cacard apdu`
+   * replaying a file): the response itself when nothing is queued and the
+   * applet knows it at once (no promise, no microtask), else the promise.
+   * Same order and semantics as transmit().
+   */
+  transmitNow(command: Uint8Array): Uint8Array | Promise<Uint8Array> {
     if (this.#tail === null) {
       const answer = this.#exchange(command);
       // The hot path: nothing queued and the applet knew the answer at once.
-      if (!isPromise(answer)) return Promise.resolve(answer);
-      return this.#track(answer);
+      return isPromise(answer) ? this.#track(answer) : answer;
     }
     return this.#enqueue(() => this.#exchange(command));
   }

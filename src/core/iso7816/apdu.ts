@@ -45,23 +45,28 @@ export interface CommandApdu {
   readonly secureMessaging: number;
 }
 
-function classify(cla: number): { kind: ClassKind; channel: number; sm: number } {
+function classKind(cla: number): ClassKind {
   switch (cla & 0xf0) {
     case 0x00:
     case 0x80:
     case 0x90:
     case 0xa0:
-      return { kind: ClassKind.Iso, channel: cla & 0x03, sm: cla & 0x0e };
     case 0xb0:
     case 0xc0:
-      return { kind: ClassKind.Iso, channel: 0, sm: 0 };
+      return ClassKind.Iso;
     case 0xd0:
     case 0xe0:
     case 0xf0:
-      return { kind: ClassKind.Proprietary, channel: 0, sm: 0 };
+      return ClassKind.Proprietary;
     default:
-      return { kind: ClassKind.Rfu, channel: 0, sm: 0 };
+      return ClassKind.Rfu;
   }
+}
+
+/** Whether CLA's channel and SM bits count: the first interindustry classes 0x, 8x, 9x, Ax. */
+function hasChannelBits(cla: number): boolean {
+  const high = cla & 0xf0;
+  return high === 0x00 || high === 0x80 || high === 0x90 || high === 0xa0;
 }
 
 function make(
@@ -72,7 +77,10 @@ function make(
   extended: boolean,
 ): CommandApdu {
   const cla = raw[0];
-  const { kind, channel, sm } = classify(cla);
+  // Computed in place, without an intermediate object: every APDU passes here.
+  const kind = classKind(cla);
+  const channel = hasChannelBits(cla) ? cla & 0x03 : 0;
+  const sm = hasChannelBits(cla) ? cla & 0x0e : 0;
   return {
     cla,
     ins: raw[1],

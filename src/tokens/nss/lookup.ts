@@ -59,3 +59,15 @@ function sameId(a: NssObject, b: NssObject): boolean {
   const y = b.attributes.get(CKA.ID);
   return x !== undefined && y !== undefined && x.length > 0 && x.length === y.length && x.every((v, i) => v === y[i]);
 }
+
+const utf8Lenient = new TextDecoder("utf-8", { fatal: false });
+
+/** The distinct nicknames of an NSS database's certificates, in the order they were added. */
+export function nssNicknames(certObjects: readonly NssObject[]): string[] {
+  const names = new Set<string>();
+  for (const c of [...certObjects].sort((a, b) => a.id - b.id)) {
+    const label = c.attributes.get(CKA.LABEL);
+    if (label !== undefined && label.length > 0) names.add(utf8Lenient.decode(label));
+  }
+  return [...names];
+}

@@ -19,7 +19,7 @@ import { CKA, type MetaDataItem, type NssObject } from "./attributes.js";
 import type { NssDbFiles } from "./db-files.js";
 import { NssPbeFormatError } from "./pbe.js";
 import { checkPassword, readPasswordEntry, type PasswordEntry } from "./password.js";
-import { findCertificate, findKey } from "./lookup.js";
+import { findCertificate, findKey, nssNicknames } from "./lookup.js";
 import { decryptEcKey, decryptRsaKey, ecKeyCurve, keyObjectType } from "./private-key.js";
 import type { NssTables } from "./tables.js";
 
@@ -47,7 +47,12 @@ export async function nssKeyStoreFromTables(
   const where = `NSS database ${files.dir}`;
   const { certObjects, keyObjects, meta } = tables;
 
-  const selected = selectCredentials(options, where, (nickname) => findCertificate(certObjects, keyObjects, nickname));
+  const selected = selectCredentials(
+    options,
+    where,
+    (nickname) => findCertificate(certObjects, keyObjects, nickname),
+    () => nssNicknames(certObjects),
+  );
   const certificates: ParsedCertificate[] = selected.map(({ nickname, found }) => {
     const der = found.attributes.get(CKA.VALUE);
     const source = `certificate ${JSON.stringify(nickname)} in ${where}`;
