@@ -112,8 +112,8 @@ ${vscardTransportHelp(
 Card in the reader (also SIGUSR1: remove, SIGUSR2: insert):
   --no-card              start with an empty reader
   --control stdin        read commands from stdin: insert, remove, status,
-                         quit, help; replies on stderr (old spelling:
-                         --stdin-commands)
+                         quit, help; replies on stderr (the old spelling
+                         of this option, --stdin-commands, still works)
 
 ${CARD_OPTIONS_HELP}
 `;
