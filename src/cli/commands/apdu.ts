@@ -192,7 +192,7 @@ class LineReplayer {
       }
     }
     if (high >= 0) throw new ApduInputError(`line ${this.lineNumber}: odd number of hex digits`);
-    return this.card.transmitNow(n === command.length ? command : command.subarray(0, n));
+    return this.card.answer(n === command.length ? command : command.subarray(0, n));
   }
 
   #directive(text: string): string | Promise<null> | null {
