@@ -1,7 +1,9 @@
 // The closing lines of `npm test`, from vitest's JSON report: test files that
 // failed without a failing test (an import that throws, a failing hook), the
-// suites that were skipped, and last the line CI reads:
-//   Tests: N passed, N failed, N skipped
+// suites that were skipped, and last the line CI reads, which also names what
+// was skipped and why:
+//   Tests: N passed, N failed, N skipped[; skipped: SUITE (REASON); ...]
+// (everything up to "skipped" keeps its old shape for parsers).
 // A test file that fails to load or run counts as one failed test there, so
 // that the count can never read "0 failed" for a run that lost a suite. Exits
 // non-zero unless every file ran and nothing failed.
@@ -10,9 +12,21 @@ import { relative } from "node:path";
 
 const REPORT = ".vitest-results.json";
 
-/** The line CI parses; always printed last. */
-function closingLine(passed, failed, skipped) {
-  console.log(`Tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+/** The line CI parses; always printed last. `why`: what was skipped and why, if anything. */
+function closingLine(passed, failed, skipped, why = []) {
+  const tail = why.length > 0 ? `; skipped: ${why.join("; ")}` : "";
+  console.log(`Tests: ${passed} passed, ${failed} failed, ${skipped} skipped${tail}`);
+}
+
+/**
+ * A skipped suite for the closing line: the project titles a suite it skips
+ * "TITLE — skipped, REASON" (test/interop/lib/scenario-suite.ts); other
+ * suites are named by their file.
+ */
+function skipReason(suite) {
+  const [file, title] = suite.split(" > ");
+  const m = /^(.*?) — skipped, (.*)$/.exec(title ?? "");
+  return m ? `${m[1]} (${m[2]})` : `${file} (no reason given)`;
 }
 
 let report;
@@ -68,5 +82,8 @@ if (skippedSuites.size > 0) {
   console.log(`Skipped suites (${skippedSuites.size}):`);
   for (const [suite, n] of skippedSuites) console.log(`  ${suite} (${n} test${n === 1 ? "" : "s"})`);
 }
-closingLine(passed, failed, skipped);
+const why = [...skippedSuites.keys()].map(skipReason);
+const loose = skipped - [...skippedSuites.values()].reduce((a, b) => a + b, 0);
+if (loose > 0) why.push(`${loose} single test${loose === 1 ? "" : "s"} in suites that ran (see the vitest output)`);
+closingLine(passed, failed, skipped, why);
 process.exit(failed === 0 && report.success !== false && passed > 0 ? 0 : 1);

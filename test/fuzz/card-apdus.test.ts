@@ -13,7 +13,7 @@ import { createCacCard } from "../../src/core/cac/cac-card.js";
 import { memoryStore } from "../helpers/memory-store.js";
 import { apduArb, plausibleSw } from "../helpers/apdu-arbitrary.js";
 
-const TOTAL = Number(process.env.FUZZ_APDUS ?? (process.env.CI ? 1_000_000 : 20_000));
+const TOTAL = Number(process.env.FUZZ_APDUS ?? (process.env.CI === "true" ? 1_000_000 : 20_000));
 const PER_SEQUENCE = 100;
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 /** RSS may grow this much over the run (allocator noise), not with the APDU count. */

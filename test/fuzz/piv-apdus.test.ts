@@ -11,7 +11,7 @@ import { fromHex } from "../../src/core/bytes.js";
 import { apduArb, plausibleSw } from "../helpers/apdu-arbitrary.js";
 import { pivStore } from "../core/piv/piv-store.js";
 
-const TOTAL = Math.ceil(Number(process.env.FUZZ_APDUS ?? (process.env.CI ? 1_000_000 : 20_000)) / 10);
+const TOTAL = Math.ceil(Number(process.env.FUZZ_APDUS ?? (process.env.CI === "true" ? 1_000_000 : 20_000)) / 10);
 const PER_SEQUENCE = 50;
 const SEED = Number(process.env.FUZZ_SEED ?? 0x9175);
 /** Status words only the PIV application gives (libcacard never does). */

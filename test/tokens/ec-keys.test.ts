@@ -239,7 +239,7 @@ describe.skipIf(!HAVE_CERTUTIL || !HAVE_OPENSSL).each([
   });
 });
 
-describe.skipIf(!HAVE_OPENSSL)("PEM directory with openssl-made EC certificates", () => {
+describe.skipIf(!HAVE_OPENSSL)(HAVE_OPENSSL ? "PEM directory with openssl-made EC certificates" : "PEM directory with openssl-made EC certificates — skipped, openssl not installed", () => {
   const PEM_NICKS = ["p256", "p384", "lonely", "ed"];
   const password = "pem ec pw";
   let plain: string;

@@ -20,7 +20,7 @@ it("has certutil when running in CI", () => {
   if (IN_CI) expect(HAVE_CERTUTIL, "certutil (libnss3-tools) must be installed in CI").toBe(true);
 });
 
-describe.skipIf(!HAVE_CERTUTIL)("DBs made by certutil", () => {
+describe.skipIf(!HAVE_CERTUTIL)(HAVE_CERTUTIL ? "DBs made by certutil" : "DBs made by certutil — skipped, certutil not installed (libnss3-tools)", () => {
   let tmp: { dir: string; cleanup: () => void };
   beforeAll(() => {
     tmp = makeTempDir();
