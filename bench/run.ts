@@ -8,6 +8,9 @@
  *   inprocess  cacard's VirtualCard.answer (and transmit) vs libcacard's vreader_xfr_bytes
  *              (bench/libcacard/bench-libcacard.c), same APDUs, runs
  *              interleaved; SIGN RSA-2048/3072/4096 vs `openssl speed`
+ *   apdutool   the `cacard apdu` tool vs libcacard's replay (cacard-ref) of the
+ *              same file: a non-crypto stream, and an RSA-2048 SIGN stream vs
+ *              raw node:crypto (BENCH_APDU_LINES, BENCH_APDU_SIGNS)
  *   startup    process start to ATR (`cacard apdu` vs test/harness/cacard-ref)
  *              and the RSS of that process
  *   rss        RSS with 1 and 100 cards in one process, both implementations
@@ -38,6 +41,7 @@ import { LibcacardBench, buildC } from "./lib/native.js";
 import { KEY_SIZES, haveCertutil, makeKeyDb, type KeyDb } from "./lib/keydb.js";
 import { opensslRsaSign, opensslVersion } from "./lib/openssl.js";
 import { startToAtr, type StartSample } from "./lib/startup.js";
+import { measureApduTool, type ApduToolResult } from "./lib/apdu-tool.js";
 import { measureVscard } from "./lib/vscard-host.js";
 import { runVpcd, type VpcdResult } from "./lib/vpcd.js";
 import { CLI_V8_FLAGS } from "../src/cli/main.js";
@@ -48,7 +52,9 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
 const SECONDS = Math.max(0.05, Number(process.env.BENCH_SECONDS ?? 0.5));
 const STARTS = Math.max(1, Number(process.env.BENCH_STARTS ?? 10));
 const OUT = process.env.BENCH_OUT ?? "latest";
-const ALL_SECTIONS = ["inprocess", "startup", "rss", "vscard", "vpcd"] as const;
+const ALL_SECTIONS = ["inprocess", "apdutool", "startup", "rss", "vscard", "vpcd"] as const;
+const APDU_LINES = Math.max(1000, Number(process.env.BENCH_APDU_LINES ?? 500_000));
+const APDU_SIGNS = Math.max(10, Number(process.env.BENCH_APDU_SIGNS ?? 3000));
 type Section = (typeof ALL_SECTIONS)[number];
 const SECTIONS = new Set<string>((process.env.BENCH_SECTIONS ?? ALL_SECTIONS.join(",")).split(",").map((s) => s.trim()));
 const on = (s: Section) => SECTIONS.has(s);
@@ -57,6 +63,8 @@ const on = (s: Section) => SECTIONS.has(s);
 const TARGETS = {
   signVsOpenssl: 0.9,
   apduVsLibcacard: 1.5,
+  apduToolVsLibcacard: 1.5,
+  apduToolSignVsNodeCrypto: 0.95,
   vscardOneReader: 20_000,
   startToAtrMs: 250,
   rssOneCardMB: 80,
@@ -102,6 +110,7 @@ interface Results {
   settings: Record<string, unknown>;
   targets: Target[];
   inprocess: { rows: OpRow[]; note?: string } | { skipped: string };
+  apdutool: ApduToolResult | { skipped: string };
   startup: StartupResult | { skipped: string };
   rss: Record<string, unknown> | { skipped: string };
   vscard: Record<string, unknown> | { skipped: string };
@@ -274,6 +283,31 @@ async function startupOps(): Promise<string[]> {
  * with the environment as it is and, when it is set, once more without it.
  */
 const EXTRA_CA = "NODE_EXTRA_CA_CERTS";
+
+async function sectionApduTool(): Promise<ApduToolResult> {
+  const ref = spawnSync("bash", [join(ROOT, "test/harness/build.sh")], { encoding: "utf8" });
+  const refPath = ref.status === 0 ? ref.stdout.trim().split("\n").pop()! : null;
+  if (!refPath) note(`apdu tool: libcacard reference runner not built: ${ref.stderr.trim().split("\n").pop()}`);
+  const card = await loadCard(SAMPLE_DB);
+  const r = await measureApduTool(card, {
+    cli: CLI,
+    db: SAMPLE_DB,
+    keyPem: join(ROOT, "certs-sample", "pem", "cert1.key"),
+    ref: refPath,
+    runs: RUNS,
+    streamApdus: APDU_LINES,
+    signatures: APDU_SIGNS,
+    log,
+  });
+  if (r.stream.outputsMatch === false) note("apdu tool: cacard's and libcacard's outputs differ on the non-crypto stream");
+  if (r.sign.outputsMatch === false) note("apdu tool: cacard's and libcacard's outputs differ on the SIGN stream");
+  log(
+    `  stream: cacard ${fmt(r.stream.cacard.wholeRate.value)}/s whole, ${fmt(r.stream.cacard.steadyRate.value)}/s steady; ` +
+      `libcacard ${fmt(r.stream.libcacard?.wholeRate.value)}/s, ${fmt(r.stream.libcacard?.steadyRate.value)}/s; ` +
+      `sign: cacard ${fmt(r.sign.cacard.steadyRate.value)}/s steady vs node:crypto ${fmt(r.sign.nodeCrypto.loopRate.value)}/s`,
+  );
+  return r;
+}
 
 async function sectionStartup(): Promise<Results["startup"]> {
   const ref = spawnSync("bash", [join(ROOT, "test/harness/build.sh")], { encoding: "utf8" });
@@ -478,6 +512,27 @@ function buildTargets(res: Results): Target[] {
       );
     }
   } else out.push({ what: "in-process throughput", figure: res.inprocess.skipped, value: null, target: "", pass: null, margin: null });
+  if ("stream" in res.apdutool) {
+    const a = res.apdutool;
+    out.push(
+      ge(
+        `\`cacard apdu\` replaying ${fmt(a.streamApdus)} non-crypto APDUs vs libcacard's replay (cacard-ref) of the same file, whole processes`,
+        a.stream.wholeRatio !== null
+          ? `${pct(a.stream.wholeRatio)} (${fmt(a.stream.cacard.wholeRate.value)}/s vs ${fmt(a.stream.libcacard?.wholeRate.value)}/s; after start-up ${pct(a.stream.steadyRatio)})`
+          : "libcacard not available",
+        a.stream.wholeRatio,
+        TARGETS.apduToolVsLibcacard,
+        "x",
+      ),
+      ge(
+        `\`cacard apdu\` replaying ${fmt(a.signatures)} RSA-2048 SIGNs vs raw node:crypto (privateDecrypt, no padding), after start-up`,
+        `${pct(a.sign.steadyRatio)} (${fmt(a.sign.cacard.steadyRate.value)}/s vs ${fmt(a.sign.nodeCrypto.loopRate.value)}/s; whole processes ${pct(a.sign.wholeRatio)})`,
+        a.sign.steadyRatio,
+        TARGETS.apduToolSignVsNodeCrypto,
+        "x",
+      ),
+    );
+  } else out.push({ what: "`cacard apdu` tool", figure: res.apdutool.skipped, value: null, target: "", pass: null, margin: null });
   if ("rows" in res.vscard) {
     const rows = res.vscard.rows as Record<string, unknown>[];
     const get = (mode: string, placement: string) => rows.find((r) => r.mode === mode && r.readers === 1 && r.placement === placement)?.roundTrips as Measured | undefined;
@@ -566,6 +621,35 @@ function markdown(res: Results): string {
     }
   } else L.push(`Skipped: ${res.inprocess.skipped}`);
   L.push("");
+
+  L.push("## The `cacard apdu` tool vs libcacard's replay of the same file", "");
+  if ("stream" in res.apdutool) {
+    const a = res.apdutool;
+    const row = (name: string, f: { wholeS: Measured; emptyS: Measured; wholeRate: Measured; steadyRate: Measured } | null, unit: string) =>
+      f
+        ? `| ${name} | ${fmt(f.wholeS.value)} s | ${fmt(f.emptyS.value)} s | ${fmt(f.wholeRate.value)} ${unit}/s | ${fmt(f.steadyRate.value)} ${unit}/s |`
+        : `| ${name} | n/a | | | |`;
+    L.push(
+      "Whole processes, stdin from a file, stdout read and hashed: `node dist/cli/main.js apdu --db certs-sample/nssdb` and " +
+        "test/harness/cacard-ref (libcacard 2.8 through `vreader_xfr_bytes`, the same line protocol, flushing every line). " +
+        "\"empty\" is the same command on an empty file (start-up, card, exit); \"after start-up\" = operations / (run - empty run). " +
+        `Non-crypto stream: ${fmt(a.streamApdus)} APDUs, SELECT PKI i, GET PROPERTIES and the READ BUFFERs of its certificate, i = 0, 1, 2 in turn. ` +
+        `SIGN stream: VERIFY, SELECT PKI 0, then ${fmt(a.signatures)} RSA-2048 signatures of ${a.signApdusEach} APDUs each (chained SIGN, GET RESPONSE); ` +
+        "node:crypto = `privateDecrypt` with RSA_NO_PADDING on the same key and block in a loop in a child node process (its loop alone, and the whole process).",
+      "",
+      "| command | whole run | empty input | whole-run rate | after start-up |",
+      "|---|---:|---:|---:|---:|",
+      row("cacard apdu, non-crypto stream", a.stream.cacard, "APDUs"),
+      row("cacard-ref (libcacard), non-crypto stream", a.stream.libcacard, "APDUs"),
+      row("cacard apdu, RSA-2048 SIGN stream", a.sign.cacard, "signatures"),
+      row("cacard-ref (libcacard), RSA-2048 SIGN stream (1 run)", a.sign.libcacard, "signatures"),
+      `| node:crypto privateDecrypt loop, same key | | | ${fmt(a.sign.nodeCrypto.wholeRate.value)} ops/s (whole process) | ${fmt(a.sign.nodeCrypto.loopRate.value)} ops/s (loop) |`,
+      "",
+      `cacard / libcacard, non-crypto: ${pct(a.stream.wholeRatio)} whole runs, ${pct(a.stream.steadyRatio)} after start-up; same output: ${a.stream.outputsMatch === null ? "n/a" : a.stream.outputsMatch ? "yes" : "**no**"}. ` +
+        `cacard / node:crypto, SIGN: ${pct(a.sign.steadyRatio)} after start-up, ${pct(a.sign.wholeRatio)} whole processes; same signatures as libcacard: ${a.sign.outputsMatch === null ? "n/a" : a.sign.outputsMatch ? "yes" : "**no**"}.`,
+      "",
+    );
+  } else L.push(`Skipped: ${res.apdutool.skipped}`, "");
 
   L.push("## Start-up and memory", "");
   if ("cacard" in res.startup || "cacard" in res.rss) {
@@ -716,6 +800,7 @@ async function main(): Promise<void> {
   if (!built.ok) note(`libcacard not available: ${built.reason}`);
 
   const inprocess = await section("inprocess", () => sectionInprocess(libBinary, libReason));
+  const apdutool = await section("apdutool", sectionApduTool);
   const startup = await section("startup", sectionStartup);
   const rss = await section("rss", () => sectionRss(libBinary));
   const vscard = await section("vscard", sectionVscard);
@@ -733,6 +818,7 @@ async function main(): Promise<void> {
     settings: { runs: RUNS, seconds: SECONDS, starts: STARTS, sections: [...SECTIONS] },
     targets: [],
     inprocess,
+    apdutool,
     startup,
     rss,
     vscard,
