@@ -3,7 +3,7 @@
  * by playwright-core (no browser download), the page served by the built
  * `cacard web`, and QEMU's ccid-card-passthru on a WebSocket chardev.
  *
- *  1. guest-less (-S): the page loads encrypted PKCS#8 files with their
+ *  1. guest-less (-S): the sample card loads; the page loads encrypted PKCS#8 files with their
  *     password, connects, and QEMU accepts its ATR (passthru's debug
  *     output); remove and insert from the page reach QEMU too;
  *  2. with the tiny guest (test/interop/qemu/guest): the page loads
@@ -40,6 +40,7 @@ interface PageStatus {
   state: string;
   detail: string;
   apdus: number;
+  loads: number;
   credentials: { label: string; subject: string; key: string }[];
   events: string[];
   error: string;
@@ -106,12 +107,15 @@ async function waitState(page: Page, state: string, timeoutMs: number, context: 
 async function loadFiles(page: Page, files: string[], password = ""): Promise<PageStatus> {
   await page.setInputFiles("#files", files);
   await page.fill("#password", password);
-  await page.click("#load");
-  await page.waitForFunction(() => {
-    const c = (globalThis as unknown as { cacard: PageStatus }).cacard;
-    return c.credentials.length > 0 || c.error !== "";
-  }, null, { timeout: 15_000 });
+  await clickAndLoad(page, "#load");
   return status(page);
+}
+
+/** Clicks a button that loads a card and waits for that load to finish. */
+async function clickAndLoad(page: Page, selector: string): Promise<void> {
+  const before = (await status(page)).loads;
+  await page.click(selector);
+  await page.waitForFunction((n) => (globalThis as unknown as { cacard: PageStatus }).cacard.loads > n, before, { timeout: 15_000 });
 }
 
 async function connect(page: Page, wsPort: number): Promise<void> {
@@ -128,6 +132,12 @@ describe.runIf(run)("the browser card (Chromium) against QEMU's WebSocket charde
     const qemu = await startQemuWs(wsPort, ["-S"], 90_000);
     const { page, consoleLines } = await openPage(web.url);
     const context = () => `--- qemu ---\n${qemu.output}\n--- console ---\n${consoleLines.join("\n")}`;
+
+    // The bundled sample card is one click, and says its keys are public.
+    await clickAndLoad(page, "#sample");
+    expect((await status(page)).credentials.map((c) => c.label)).toEqual(["cert1", "cert2", "cert3"]);
+    expect(await page.isVisible("#sample-note")).toBe(true);
+    expect(await page.textContent("#sample-note")).toMatch(/public test keys/);
 
     // A wrong password is refused in the page, the right one opens the keys.
     const wrong = await loadFiles(page, PEM("pem-enc", ...SAMPLE_FILES), "not-the-password");

@@ -23,12 +23,14 @@ interface PageState {
   state: WebCardState | "idle";
   detail: string;
   apdus: number;
+  /** Finished loads of files or the sample card, successful or not. */
+  loads: number;
   credentials: { label: string; subject: string; key: string }[];
   events: string[];
   error: string;
 }
 
-const status: PageState = { state: "idle", detail: "", apdus: 0, credentials: [], events: [], error: "" };
+const status: PageState = { state: "idle", detail: "", apdus: 0, loads: 0, credentials: [], events: [], error: "" };
 (globalThis as unknown as { cacard: PageState }).cacard = status;
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -95,6 +97,7 @@ function showCredentials(t: Token): void {
 async function openToken(files: CredentialFiles[], sample: boolean): Promise<void> {
   showError("");
   token = null;
+  status.credentials = [];
   $("credentials").hidden = true;
   $("sample-note").hidden = !sample;
   const password = passwordInput.value === "" ? undefined : new TextEncoder().encode(passwordInput.value);
@@ -106,6 +109,7 @@ async function openToken(files: CredentialFiles[], sample: boolean): Promise<voi
     showError((e as Error).message);
     setState("idle", "no card loaded");
   }
+  status.loads++;
 }
 
 async function readPicked(list: FileList): Promise<PickedFile[]> {
@@ -113,11 +117,12 @@ async function readPicked(list: FileList): Promise<PickedFile[]> {
 }
 
 buttons.load.onclick = async () => {
-  if (!filesInput.files || filesInput.files.length === 0) return showError("pick a certificate (.pem) and its key (.key)");
   try {
+    if (!filesInput.files || filesInput.files.length === 0) throw new Error("pick a certificate (.pem) and its key (.key)");
     await openToken(pairFiles(await readPicked(filesInput.files)), false);
   } catch (e) {
     showError((e as Error).message);
+    status.loads++;
   }
 };
 
@@ -135,6 +140,7 @@ buttons.sample.onclick = async () => {
     await openToken(files, true);
   } catch (e) {
     showError((e as Error).message);
+    status.loads++;
   }
 };
 
