@@ -3,7 +3,8 @@
  * (server side only: QEMU 7.2 has no WebSocket client).
  *
  * What QEMU's WebSocket channel (io/channel-websock.c) does:
- *  - the request path must be "/" (anything else is answered 404);
+ *  - the request path must be "/" (anything else is answered 404; a proxy
+ *    in front may use its own paths);
  *  - Sec-WebSocket-Protocol, when offered, must contain "binary" (lowercase);
  *    older QEMU required it, so it is always offered;
  *  - the Origin header is not checked (docs/browser.md, security);
@@ -35,7 +36,11 @@ export interface WebSocketHandlers {
   readonly WebSocket?: typeof WebSocket;
 }
 
-/** Checks a chardev address: ws:// or wss://, path "/" and nothing after it. */
+/**
+ * Checks a chardev address: ws:// or wss://. QEMU itself answers only the
+ * path "/" (anything else is 404), but a proxy in front of it may route by
+ * path, so other paths are let through.
+ */
 export function checkChardevUrl(text: string): URL {
   let url: URL;
   try {
@@ -44,8 +49,7 @@ export function checkChardevUrl(text: string): URL {
     throw new TypeError(`'${text}' is not a URL (try ws://127.0.0.1:5959/)`);
   }
   if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new TypeError(`'${text}': the address must start with ws:// or wss://`);
-  // QEMU answers any other path, or a query, with 404.
-  if (url.pathname !== "/" || url.search !== "" || url.hash !== "") throw new TypeError(`'${text}': QEMU only answers on the path "/"`);
+  if (url.hash !== "") throw new TypeError(`'${text}': a WebSocket address has no #fragment`);
   return url;
 }
 
