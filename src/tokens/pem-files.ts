@@ -5,6 +5,7 @@
  * "EC PRIVATE KEY").
  */
 import { readFileSync, statSync } from "node:fs";
+import { isFile } from "../util/fs.js";
 import { join } from "node:path";
 import { KeyStoreError } from "../core/token/types.js";
 
@@ -127,10 +128,3 @@ function readSmallFile(path: string): Uint8Array {
   }
 }
 
-export function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
