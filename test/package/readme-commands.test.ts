@@ -24,6 +24,7 @@ const NOT_HERE: readonly (readonly [RegExp, string])[] = [
   [/^sudo /, "changes the system (apt-get, systemctl)"],
   [/^cacard (vpcd|vscard)\b/, "long-running, needs pcscd + vsmartcard-vpcd or QEMU (test/interop, test/cli/newuser.test.ts)"],
   [/^cacard relay\b/, "needs pcscd and a PC/SC reader (test/interop/relay)"],
+  [/^cacard web\b/, "long-running web server for a browser and QEMU's WebSocket chardev (test/web)"],
   [/^(pkcs11-tool|ssh-keygen|openssl dgst)\b/, "talks to the card in pcscd (test/interop/opensc)"],
   [/^(kill|mkfifo|exec 3>)\b/, "drives a running cacard vpcd (test/cli/newuser.test.ts, test/interop/opensc)"],
   [/^qemu-system-x86_64\b/, "needs QEMU and a guest (test/interop/qemu); its cacard qemu-args part runs below"],
