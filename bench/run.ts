@@ -5,7 +5,7 @@
  * bench/results/latest.{md,json}. docs/performance.md explains each figure.
  *
  * Sections (BENCH_SECTIONS, comma separated; default all):
- *   inprocess  cacard's VirtualCard.transmit vs libcacard's vreader_xfr_bytes
+ *   inprocess  cacard's VirtualCard.answer (and transmit) vs libcacard's vreader_xfr_bytes
  *              (bench/libcacard/bench-libcacard.c), same APDUs, runs
  *              interleaved; SIGN RSA-2048/3072/4096 vs `openssl speed`
  *   startup    process start to ATR (`cacard apdu` vs test/harness/cacard-ref)
@@ -179,6 +179,21 @@ async function sectionInprocess(libBinary: string | null, libReason: string): Pr
       if (i >= 0) note(`${op.name}: cacard and libcacard answer differently (${match.get(op.id)!.why})`);
     }
 
+    // What a promise per APDU costs: transmit() against the answer() hot path, side by side.
+    const viaTransmit: number[] = [];
+    const selectOp = ops.find(({ op }) => op.kind !== "sign");
+    if (selectOp) {
+      for (let r = 0; r < RUNS; r++) {
+        const a = await runCacard(selectOp.card, selectOp.op, SECONDS, "answer");
+        const t = await runCacard(selectOp.card, selectOp.op, SECONDS, "transmit");
+        viaTransmit.push(t.rate / a.rate);
+      }
+      viaTransmit.sort((x, y) => x - y);
+      note(
+        `${selectOp.op.name} through transmit() (a promise per APDU, awaited in batches) runs at ` +
+          `${viaTransmit[Math.floor(viaTransmit.length / 2)].toFixed(2)}x of the answer() hot path the table measures (median of ${RUNS} side-by-side runs)`,
+      );
+    }
     const rates = new Map<string, { c: number[]; l: number[] }>(ops.map(({ op }) => [op.id, { c: [], l: [] }]));
     const osslRuns: Map<number, number>[] = [];
     const signBits = ops.filter(({ op }) => op.kind === "sign").map(({ op }) => op.bits!);

@@ -1,6 +1,8 @@
 /**
  * cacard's side of the in-process comparison: the same loop as
- * bench/libcacard/bench-libcacard.c `run`, through VirtualCard.transmit.
+ * bench/libcacard/bench-libcacard.c `run`, through the card's hot path
+ * (VirtualCard.answer: synchronous when the card knows the answer at once) or,
+ * for comparison, through transmit() (a promise per APDU).
  */
 import { performance } from "node:perf_hooks";
 import type { SmartCard } from "../../src/core/card/reader.js";
@@ -22,7 +24,10 @@ export interface RunResult {
  * is awaited. The card answers in order, so that one settles after all the
  * others, and the loop pays one await per batch, not per APDU.
  */
-export async function runCacard(card: SmartCard, op: Op, seconds: number): Promise<RunResult> {
+export type Via = "answer" | "transmit";
+
+export async function runCacard(card: SmartCard, op: Op, seconds: number, via: Via = "answer"): Promise<RunResult> {
+  const send = via === "answer" && card.answer ? card.answer.bind(card) : card.transmit.bind(card);
   const setup = op.setup.map(fromHex);
   const apdus = op.apdus.map(fromHex);
   await card.powerOn();
@@ -34,9 +39,9 @@ export async function runCacard(card: SmartCard, op: Op, seconds: number): Promi
   const start = performance.now();
   while (elapsed < limit) {
     const before = elapsed;
-    let last: Promise<Uint8Array> | undefined;
+    let last: Uint8Array | Promise<Uint8Array> | undefined;
     for (let b = 0; b < batch; b++) {
-      for (let i = 0; i < apdus.length; i++) last = card.transmit(apdus[i]);
+      for (let i = 0; i < apdus.length; i++) last = send(apdus[i]);
     }
     await last;
     iterations += batch;

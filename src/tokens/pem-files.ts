@@ -4,8 +4,8 @@
  * private key: PKCS#8, encrypted PKCS#8, PKCS#1 "RSA PRIVATE KEY" or SEC 1
  * "EC PRIVATE KEY").
  */
-import { statSync } from "node:fs";
 import { FileReadError, readFileBounded } from "../util/read-file.js";
+import { isFile } from "../util/fs.js";
 import { join } from "node:path";
 import { KeyStoreError } from "../core/token/types.js";
 
@@ -126,10 +126,3 @@ function readSmallFile(path: string): Uint8Array {
   }
 }
 
-export function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}

@@ -124,7 +124,7 @@ describe.skipIf(!HAVE_CERTUTIL)("DBs made by certutil", () => {
       expect(Buffer.from(publicRaw(store.credentials[0], (await rsaRaw(keys, 0, x))!))).toEqual(Buffer.from(x));
     });
 
-    it("their key3.db 3DES entries decrypt with the legacy PBE (a real NSS vector for §A.2.5)", async () => {
+    it("their key3.db 3DES entries decrypt with the legacy PBE (a real NSS vector for lowpbe.c)", async () => {
       const items = readBdbHashItems(new Uint8Array(readFileSync(join(dir, "key3.db"))));
       const globalSalt = items.get("global-salt")!;
       expect(globalSalt).toHaveLength(20);

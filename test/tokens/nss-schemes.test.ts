@@ -79,7 +79,7 @@ describe("password schemes", () => {
   });
 });
 
-describe("integrity MACs of encrypted attributes (§A.2.4)", () => {
+describe("integrity MACs of encrypted attributes (sftkpwd.c sftkdb_SignAttribute)", () => {
   it("rejects a key whose MAC does not match, naming key4.db and the nickname", async () => {
     const key4 = await editDb(
       sampleKey4(),

@@ -49,8 +49,8 @@ async function asyncFormatError(p: Promise<unknown>): Promise<NssPbeFormatError>
   throw new Error("expected an NssPbeFormatError");
 }
 
-describe("the password check of a real NSS 3.87 DB (reference §A.2.1, empty password)", () => {
-  // The metaData 'password' row of the reference's passwordless DB, byte for byte.
+describe("the password check of a real NSS 3.87 DB (sftkpwd.c, empty password)", () => {
+  // The metaData 'password' row of a passwordless NSS 3.87 DB, byte for byte.
   const globalSalt = fromHex("f61b9abd7d7dd9e3ff0942fbe76e5c7c6f4667f9");
   const item2 = fromHex(
     "308181306d06092a864886f70d01050d3060304106092a864886f70d01050c30340420a55d84510eefe6c064fe6abc" +
@@ -78,7 +78,7 @@ describe("the password check of a real NSS 3.87 DB (reference §A.2.1, empty pas
   });
 });
 
-describe("passKey derivation (§A.2.2 step 1)", () => {
+describe("passKey derivation (sftkpwd.c sftkdb_passwordToKey)", () => {
   it("is SHA-1(salt || password) for a 20-byte salt", () => {
     const salt = seeded(20);
     const expected = createHash("sha1").update(salt).update("pw").digest();
@@ -145,7 +145,7 @@ describe("PBES2 decryption", () => {
   });
 });
 
-describe("legacy 3DES PBE (NSS < 3.49, §A.2.5)", () => {
+describe("legacy 3DES PBE (NSS < 3.49, lowpbe.c)", () => {
   it.each([1, 3])("round-trips with %i iteration(s)", async (iterations) => {
     const key = passKey();
     const plain = seeded(37);
@@ -156,7 +156,7 @@ describe("legacy 3DES PBE (NSS < 3.49, §A.2.5)", () => {
   });
 });
 
-describe("integrity MACs (§A.2.4)", () => {
+describe("integrity MACs (sftkpwd.c sftkdb_SignAttribute)", () => {
   const key = passKey();
   const value = seeded(256);
 

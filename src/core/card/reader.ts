@@ -20,6 +20,12 @@ export interface SmartCard {
    * errors (those are status words).
    */
   transmit(command: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Optional: transmit() that answers synchronously when the card knows the
+   * answer at once (VirtualCard), for callers on the hot path. Same order
+   * rules as transmit().
+   */
+  answer?(command: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
 
 export interface ReaderEvents {

@@ -463,3 +463,29 @@ describe("card assembly limits", () => {
     expect(() => createCacCard(many)).toThrow(/at most 10/);
   });
 });
+
+describe("answer(): the synchronous hot path of transmit()", () => {
+  it("answers a CAC SELECT synchronously, a SIGN with a promise, and keeps the order while one is pending", async () => {
+    const c = createCacCard(memoryStore());
+    await c.powerOn();
+    const select = c.answer(fromHex("00A4040007A0000000790100"));
+    expect(select).toBeInstanceOf(Uint8Array);
+    expect(toHex(select as Uint8Array)).toBe("610D");
+    // A 256-byte operand below the modulus: the token's key answers asynchronously.
+    const operand = new Uint8Array(256).fill(0x11);
+    operand[0] = 0x00;
+    const sign = c.answer(fromHex("80420000" + "FF" + toHex(operand.subarray(0, 255))));
+    const chained = [c.answer(fromHex("80428000" + "01" + "00")), c.answer(fromHex("80420000" + "FF" + toHex(operand.subarray(1))))];
+    expect(sign).toBeInstanceOf(Promise);
+    // Queued behind the pending SIGN: a promise too, answered after it, in order.
+    const after = c.answer(fromHex("00A4040007A0000000790100"));
+    expect(after).toBeInstanceOf(Promise);
+    const [s, c1, c2, a] = await Promise.all([sign, ...chained, after]);
+    expect(toHex(s).slice(-4)).toBe("6984"); // 255 bytes is not the modulus length
+    expect(toHex(c1)).toBe("9000");
+    expect(toHex(c2)).toBe("6100"); // 256 result bytes wait for GET RESPONSE
+    expect(toHex(a)).toBe("610D"); // ... and SELECT after it dropped them
+    // Idle again: synchronous once more.
+    expect(c.answer(fromHex("00A4040007A0000000790100"))).toBeInstanceOf(Uint8Array);
+  });
+});

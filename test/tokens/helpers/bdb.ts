@@ -1,6 +1,6 @@
 /**
  * Just enough of a Berkeley DB 1.85 hash-file reader to pull the items out of
- * a small key3.db (reference nss-db-and-qemu.md §A.2.5), for testing the
+ * a small key3.db (NSS lib/softoken/legacydb), for testing the
  * legacy 3DES PBE against bytes real NSS wrote. Only items stored inline on
  * bucket pages are read; that covers a DB with a handful of entries.
  */

@@ -13,7 +13,7 @@ import { SeededBytes } from "./seeded.js";
 /** New global salts: seeded, so a rewritten DB is the same on every run. */
 const salts = new SeededBytes("key4 global salts");
 
-/** CKA_VALUE and the six RSA CRT attributes: the ones NSS encrypts (§A.2.3). */
+/** CKA_VALUE and the six RSA CRT attributes: the ones NSS encrypts (sftkdb.c sftkdb_isPrivateAttribute). */
 const ENCRYPTED_COLUMNS: Record<string, number> = {
   a11: 0x11, a123: 0x123, a124: 0x124, a125: 0x125, a126: 0x126, a127: 0x127, a128: 0x128,
 };

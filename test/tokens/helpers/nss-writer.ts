@@ -1,6 +1,6 @@
 /**
  * The encrypting side of NSS's key4.db PBE, for tests only: builds the DER
- * blobs NSS would write (reference nss-db-and-qemu.md §A.2), so the reader can
+ * blobs NSS would write (NSS lib/softoken/sftkpwd.c, lowpbe.c), so the reader can
  * be tested on schemes this machine's NSS does not write (SHA-384 global salt,
  * other PRFs, the pre-3.49 3DES scheme) and on damaged input.
  */
@@ -54,7 +54,7 @@ export interface Pbes2Options {
   omitKeyLength?: boolean;
 }
 
-/** PBES2 (PBKDF2 + AES-CBC) as NSS ≥ 3.49 writes it (§A.2.1). */
+/** PBES2 (PBKDF2 + AES-CBC) as NSS ≥ 3.49 writes it (sftkpwd.c). */
 export function encryptPbes2(plain: Uint8Array, passKey: Uint8Array, o: Pbes2Options = {}): Uint8Array {
   const cipher = o.cipher ?? "aes-256-cbc";
   const keyBytes = cipher === "aes-256-cbc" ? 32 : 16;
@@ -78,7 +78,7 @@ export function encryptPbes2(plain: Uint8Array, passKey: Uint8Array, o: Pbes2Opt
   return encryptedDataInfo(seq(oid(OIDS.PBES2), seq(kdf, scheme)), ct);
 }
 
-/** The integrity MAC NSS stores in metaData (§A.2.4). */
+/** The integrity MAC NSS stores in metaData (sftkpwd.c sftkdb_SignAttribute). */
 export function makeMac(
   passKey: Uint8Array,
   objectId: number,
@@ -98,7 +98,7 @@ export function makeMac(
   return encryptedDataInfo(seq(oid(OIDS.PBMAC1), params), mac);
 }
 
-/** Derives the 3DES key and IV of NSS's legacy PBE (§A.2.5), written independently of src/. */
+/** Derives the 3DES key and IV of NSS's legacy PBE (lowpbe.c), written independently of src/. */
 function legacyKeyIv(passKey: Uint8Array, salt: Uint8Array, iterations: number): { key: Buffer; iv: Buffer } {
   let h = createHash("sha1").update(Buffer.concat([passKey, salt])).digest();
   for (let i = 1; i < iterations; i++) h = createHash("sha1").update(h).digest();
@@ -120,7 +120,7 @@ export function encryptLegacy3des(plain: Uint8Array, passKey: Uint8Array, iterat
   return encryptedDataInfo(seq(oid(OIDS.LEGACY_3DES), seq(octets(salt), int(iterations))), ct);
 }
 
-/** passKey as NSS derives it: SHA-1, or SHA-384 for a 48-byte global salt (§A.2.2). */
+/** passKey as NSS derives it: SHA-1, or SHA-384 for a 48-byte global salt (sftkpwd.c sftkdb_passwordToKey). */
 export function passKeyFor(globalSalt: Uint8Array, password: string): Uint8Array {
   const digest = globalSalt.length === 48 ? "sha384" : "sha1";
   return new Uint8Array(createHash(digest).update(globalSalt).update(password, "utf8").digest());
