@@ -37,7 +37,7 @@ export class WarningLimiter {
   readonly #windowMs: number;
   readonly #now: () => number;
   readonly #buckets = new Map<string, Bucket>();
-  #timer: NodeJS.Timeout | null = null;
+  #timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(emit: (line: string) => void, options: WarningLimiterOptions = {}) {
     this.#emit = emit;
@@ -107,6 +107,7 @@ export class WarningLimiter {
       }
       if (again) this.#arm();
     }, this.#windowMs);
-    this.#timer.unref();
+    // Node: never keep the process alive for a summary. Browsers (src/web) have no unref.
+    (this.#timer as { unref?: () => void }).unref?.();
   }
 }

@@ -176,9 +176,9 @@ export class VscardSession {
   #hostInits = 0;
   #setupStarted = false;
   #adding: ReaderState | null = null;
-  #initTimer: NodeJS.Timeout | null = null;
-  #replyTimer: NodeJS.Timeout | null = null;
-  #frameTimer: NodeJS.Timeout | null = null;
+  #initTimer: ReturnType<typeof setTimeout> | null = null;
+  #replyTimer: ReturnType<typeof setTimeout> | null = null;
+  #frameTimer: ReturnType<typeof setTimeout> | null = null;
   readonly #warnings: WarningLimiter;
   readonly #ownWarnings: boolean;
   #closed = false;
