@@ -23,6 +23,7 @@
  *   warning: ...
  *   protocol error: ...
  *   key store: KIND LOCATION, N certificate(s): NICK, ...   (cacard vscard, at start)
+ *   note: no --db: serving the public sample keys ...      (cacard vscard, at start)
  *   stopped
  */
 import { toHex } from "../core/bytes.js";

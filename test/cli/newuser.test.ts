@@ -249,6 +249,7 @@ describe("long-running commands: vpcd and vscard", () => {
     const c = startCli(["vpcd", "--port", String(port)]);
     await c.waitFor(/connected to vpcd/);
     expect(c.err().match(/public sample keys/g)).toHaveLength(1);
+    expect(c.err()).toMatch(/^cacard vpcd: note: no --db: serving the public sample keys/m);
     expect(c.err()).toMatch(/cacard vpcd: key store: nss .*certs-sample\/nssdb, 3 certificate\(s\): cert1, cert2, cert3/);
     c.proc.kill("SIGTERM");
     expect(await c.exit()).toBe(0);
@@ -297,7 +298,7 @@ describe("long-running commands: vpcd and vscard", () => {
     const port = await fakeVpcd(false); // a silent TCP peer: vscard connects and waits for QEMU's Init
     const c = startCli(["vscard", "--connect", `127.0.0.1:${port}`, "--pid-file", pidFile, "--control", "stdin"]);
     await c.waitFor(/connected 127\.0\.0\.1/);
-    expect(c.err()).toMatch(/^cacard vscard: warning: no --db: serving the public sample keys/m);
+    expect(c.err()).toMatch(/^cacard vscard: note: no --db: serving the public sample keys/m);
     expect(c.err()).toMatch(/^cacard vscard: key store: nss .*certs-sample\/nssdb, 3 certificate\(s\): cert1, cert2, cert3$/m);
     expect(Number(readFileSync(pidFile, "utf8"))).toBe(c.proc.pid);
     c.proc.stdin!.write("status\n");

@@ -279,7 +279,7 @@ export const command: Command = {
       say(support.set ? "TCP_QUICKACK on (no delayed ACKs from vpcd's split writes)" : `TCP_QUICKACK off: ${support.why}; each APDU may wait ~40 ms (docs/vpcd.md)`);
     }
     const notice = sampleKeysNotice(values);
-    if (notice) say(`warning: ${notice}`);
+    if (notice) say(`note: ${notice}`);
     say(describeKeyStore(cards[0].keyStore));
     for (const slot of set.slots) {
       const card = cards[slot.index];

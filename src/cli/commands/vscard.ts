@@ -92,6 +92,7 @@ Status lines on stderr (one per event, "cacard ${command}: " + one of):
   card removed reader=0 | disconnected ADDR reason="..."
   retrying in MS ms attempt=N | connect failed ADDR reason="..." | stopped
   key store: KIND LOCATION, N certificate(s): NICK, ...   (at start)
+  note: no --db: serving the public sample keys ...      (at start, no --db)
   warning: ... | protocol error: ... | rejected connection ADDR reason="..."`;
 }
 
@@ -398,7 +399,7 @@ export const command: Command = {
         const password = passwordSecret ? secretOrUsage(secrets, passwordSecret, "password-secret", false) : undefined;
         const card = await buildCard(values, password);
         const notice = sampleKeysNotice(values);
-        if (notice) say(`warning: ${notice}`);
+        if (notice) say(`note: ${notice}`);
         say(describeKeyStore(card.keyStore));
         const reader = new VirtualReader(values["reader-name"] ?? DEFAULT_READER_NAME, card);
         if (values["no-card"]) reader.remove();
