@@ -146,3 +146,8 @@ export function expectGuestSigned(serial: string, card: GuestCard, transcript: s
   expect(done?.[1], transcript).toBe("0");
   expect(serial).not.toContain("==CACARD-WATCHDOG");
 }
+
+/** The sample CAC with ATR `atrHex` (callers that predate GuestCard, e.g. test/web/browser.test.ts). */
+export function expectGuestSignedWithCac(serial: string, atrHex: string, transcript: string): void {
+  expectGuestSigned(serial, { ...SAMPLE_CAC, atr: atrHex }, transcript);
+}
