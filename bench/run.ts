@@ -14,6 +14,8 @@
  *   vscard     VSCard round trips/s against a fake QEMU host, 1 and 100 readers
  *   vpcd       pkcs15-tool -D and per-APDU latency through pcscd + vpcd
  *              (root + namespaces), with and without a `quickack 1` route
+ *   browser    the page's RSA-2048 raw private op (BigInt CRT) in Debian's
+ *              Chromium vs node:crypto RSA_NO_PADDING (bench/lib/browser.ts)
  *
  * Environment: BENCH_RUNS (runs per figure, default 5), BENCH_SECONDS
  * (length of one throughput run, default 0.5), BENCH_STARTS (process starts,
@@ -40,6 +42,7 @@ import { opensslRsaSign, opensslVersion } from "./lib/openssl.js";
 import { startToAtr, type StartSample } from "./lib/startup.js";
 import { measureVscard } from "./lib/vscard-host.js";
 import { runVpcd, type VpcdResult } from "./lib/vpcd.js";
+import { measureBrowserRsa, type BrowserRsaResult } from "./lib/browser.js";
 import { CLI_V8_FLAGS } from "../src/cli/main.js";
 import { CLI, DIST_BENCH, RESULTS_DIR, ROOT, SAMPLE_DB } from "./lib/paths.js";
 import { fmt, log, measured, median, spread, type Measured } from "./lib/stats.js";
@@ -48,7 +51,7 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
 const SECONDS = Math.max(0.05, Number(process.env.BENCH_SECONDS ?? 0.5));
 const STARTS = Math.max(1, Number(process.env.BENCH_STARTS ?? 10));
 const OUT = process.env.BENCH_OUT ?? "latest";
-const ALL_SECTIONS = ["inprocess", "startup", "rss", "vscard", "vpcd"] as const;
+const ALL_SECTIONS = ["inprocess", "startup", "rss", "vscard", "vpcd", "browser"] as const;
 type Section = (typeof ALL_SECTIONS)[number];
 const SECTIONS = new Set<string>((process.env.BENCH_SECTIONS ?? ALL_SECTIONS.join(",")).split(",").map((s) => s.trim()));
 const on = (s: Section) => SECTIONS.has(s);
@@ -106,6 +109,7 @@ interface Results {
   rss: Record<string, unknown> | { skipped: string };
   vscard: Record<string, unknown> | { skipped: string };
   vpcd: VpcdResult | { skipped: string };
+  browser: BrowserRsaResult | { skipped: string };
   notes: string[];
   durationS: number;
 }
@@ -637,6 +641,24 @@ function markdown(res: Results): string {
     for (const n of v.notes) L.push("", `Note: ${n}`);
   }
   L.push("");
+
+  L.push("## Browser: the page's raw RSA vs node:crypto", "");
+  const b = res.browser;
+  if ("skipped" in b) L.push(`Skipped: ${b.skipped}`);
+  else {
+    L.push(
+      `RSA-2048 raw private operation (m^d mod n) on certs-sample's cert1 key and a fixed input: the page's BigInt CRT with ` +
+        `blinding (dist/web/cacard-web.js) in Chromium ${b.chromium} (headless, Debian's), against node:crypto ` +
+        `\`privateDecrypt\` with RSA_NO_PADDING (OpenSSL). Each run is the mean of ${b.batch} operations; medians of the runs. ` +
+        `Outputs equal: ${b.outputsEqual ? "yes" : "NO"}.`,
+      "",
+      "| RSA-2048 raw private op | ms per op | spread | x node |",
+      "|---|---:|---:|---:|",
+      `| Chromium, BigInt CRT + blinding | ${fmt(b.page.value)} | ${(spread(b.page) * 100).toFixed(0)}% | ${fmt(b.ratio)} |`,
+      `| node:crypto (OpenSSL) | ${fmt(b.node.value)} | ${(spread(b.node) * 100).toFixed(0)}% | 1 |`,
+    );
+  }
+  L.push("");
   if (res.notes.length) {
     L.push("## Notes", "");
     for (const n of res.notes) L.push(`- ${n}`);
@@ -725,6 +747,10 @@ async function main(): Promise<void> {
     if (!r.available) note(`vpcd section skipped: ${r.reason}`);
     return r;
   });
+  const browser = await section("browser", async () => {
+    log("browser: RSA-2048 raw in Chromium vs node:crypto");
+    return measureBrowserRsa(RUNS);
+  });
 
   mach.loadAfter = os.loadavg().map((x) => x.toFixed(2)).join(" ");
   const res: Results = {
@@ -737,6 +763,7 @@ async function main(): Promise<void> {
     rss,
     vscard,
     vpcd,
+    browser,
     notes,
     durationS: (performance.now() - t0) / 1000,
   };

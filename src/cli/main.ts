@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   "qemu-args": () => import("./commands/qemu-args.js"),
   "libvirt-xml": () => import("./commands/libvirt-xml.js"),
   relay: () => import("./commands/relay.js"),
+  web: () => import("./commands/web.js"),
 };
 
 async function mainHelp(): Promise<string> {

@@ -149,8 +149,8 @@ export class VscardSession {
   #hostInits = 0;
   #setupStarted = false;
   #adding: ReaderState | null = null;
-  #initTimer: NodeJS.Timeout | null = null;
-  #replyTimer: NodeJS.Timeout | null = null;
+  #initTimer: ReturnType<typeof setTimeout> | null = null;
+  #replyTimer: ReturnType<typeof setTimeout> | null = null;
   #closed = false;
   #started = false;
   /** The last turn still running (a card answering), or null when idle. */

@@ -117,15 +117,22 @@ class NssKeyStore implements KeyStore {
     }
   }
 
-  async login(pin?: Uint8Array): Promise<LoginResult> {
-    const session = await this.#open(pin);
-    return session === undefined ? WRONG_PIN : { ok: true, session };
+  /**
+   * Synchronous when nothing needs deriving (no password, or the password
+   * given at open time to compare with): VERIFY then stays on the card's
+   * synchronous path. A PIN tried as the DB password runs PBKDF2 off the
+   * event loop.
+   */
+  login(pin?: Uint8Array): LoginResult | Promise<LoginResult> {
+    const result = (session: SoftSession | undefined): LoginResult =>
+      session === undefined ? WRONG_PIN : { ok: true, session };
+    if (!this.loginRequired) return result(this.#session);
+    if (pin === undefined) return WRONG_PIN;
+    if (this.#password !== undefined) return result(secretsEqual(pin, this.#password) ? this.#session : undefined);
+    return this.#derive(pin).then(result);
   }
 
-  async #open(pin: Uint8Array | undefined): Promise<SoftSession | undefined> {
-    if (!this.loginRequired) return this.#session;
-    if (pin === undefined) return undefined;
-    if (this.#password !== undefined) return secretsEqual(pin, this.#password) ? this.#session : undefined;
+  async #derive(pin: Uint8Array): Promise<SoftSession | undefined> {
     // No password given up front: the PIN is tried as the DB password.
     const entry = this.source.passwordEntry;
     if (entry === undefined) return undefined;
