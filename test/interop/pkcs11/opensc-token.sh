@@ -11,8 +11,9 @@
 #       namespace, vpcd port 35965), where the OpenSC tools (nsenter into pcscd B's mount
 #       namespace) find card B alone and sign through it.
 #
-# Two pcscd cannot share one /run/pcscd (the second finds the first's pid file and stops),
-# hence the nested mount namespace. Runs as PID 1 of `unshare --net --mount --pid --fork`
+# Two pcscd cannot share one /run/pcscd: pcsc-lite 1.9.9 finds /run/pcscd/pcscd.comm at start
+# and stops ("Another pcscd (pid: N) seems to be running"), PCSCLITE_CSOCK_NAME or not; hence
+# the nested mount namespace. Runs as PID 1 of `unshare --net --mount --pid --fork`
 # (see opensc-token.test.ts).
 #
 #   opensc-token.sh OUT_DIR WORK_DIR
