@@ -21,6 +21,8 @@ import { pivCredentialWarnings } from "../core/piv/piv-card.js";
 import { cacCredentialWarnings } from "../core/cac/credential-check.js";
 import type { PivSlot } from "../core/piv/constants.js";
 import { UsageError } from "./errors.js";
+import { FileReadError, readFileBounded } from "../util/read-file.js";
+import { WarningLimiter } from "../util/rate-limit.js";
 import { toHex } from "../core/bytes.js";
 
 export const DEFAULT_NICKNAMES = ["cert1", "cert2", "cert3"];
@@ -80,8 +82,9 @@ export const CARD_OPTIONS_HELP = `Card options:
                         (CAC applets plus a PIV application, like a DoD CAC)
   --piv-slots LIST      PIV key slots in certificate order, e.g. 9e,9a
                         (default 9a,9c,9d,9e; on cac+piv 9a,9c,9d)
-  --trace               log every APDU and response on stderr (VERIFY data is
-                        replaced by '*' bytes)`;
+  --trace               log every APDU and response on stderr (the data of
+                        VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER and
+                        other PIN commands is replaced by '*' bytes)`;
 
 export interface CardOptionValues {
   db?: string;
@@ -96,20 +99,35 @@ export interface CardOptionValues {
   trace?: boolean;
 }
 
-/** Reads a password file: the first line, without its line ending. */
+/**
+ * Largest --password-file / --pin-file read. Only the first line is used; the
+ * bound keeps /dev/zero or a wrong path from filling memory.
+ */
+export const MAX_PASSWORD_FILE_BYTES = 64 * 1024;
+
+/**
+ * Reads a password file: the first line, without its line ending. Every
+ * failure is one UsageError naming the option, the file and the reason; an
+ * empty first line is refused here (it can only be a mistake: an NSS DB
+ * without a password takes any password, and a token PIN is never empty).
+ */
 export function readPasswordFile(path: string, option = "--password-file"): Uint8Array {
-  let raw: Buffer;
+  let raw: Uint8Array;
   try {
-    raw = readFileSync(path);
+    raw = readFileBounded(path, { maxBytes: MAX_PASSWORD_FILE_BYTES });
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : "cannot read it";
-    throw new UsageError(`${option} ${path}: ${why}`);
+    if (!(e instanceof FileReadError)) throw e;
+    throw new UsageError(`${option} ${path}: cannot read it: ${e.reason}`);
   }
   let end = raw.indexOf(0x0a);
   if (end < 0) end = raw.length;
   if (end > 0 && raw[end - 1] === 0x0d) end--;
-  const password = new Uint8Array(raw.subarray(0, end));
+  const password = raw.slice(0, end);
+  const empty = raw.length === 0;
   raw.fill(0);
+  if (password.length === 0) {
+    throw new UsageError(`${option} ${path}: ${empty ? "the file is empty" : "its first line is empty"}; the password is its first line`);
+  }
   return password;
 }
 
@@ -269,7 +287,10 @@ export async function cardFromOptions(
   if (values.trace && !options.trace) options.trace = stderrTrace;
   options.warn ??= stderrWarn;
   for (const line of personalityWarnings(store, choice)) options.warn(line);
-  return createCard(store, options);
+  // At run time the card warns about what a guest's commands caused (a token
+  // failing under a flood of SIGN commands): rate-limited.
+  const limiter = new WarningLimiter(options.warn);
+  return createCard(store, { ...options, warn: (message) => limiter.warn("card warnings", message) });
 }
 
 /** Host-side problems the card answered with a status word (no secrets in them). */
@@ -277,7 +298,7 @@ export function stderrWarn(message: string): void {
   process.stderr.write(`cacard: warning: ${message}\n`);
 }
 
-/** --trace: one line per direction; the card has already blanked VERIFY data. */
+/** --trace: one line per direction; the card has already blanked PIN data (redactPins). */
 function stderrTrace(command: Uint8Array, response: Uint8Array): void {
   process.stderr.write(`cacard: >> ${toHex(command)}\ncacard: << ${toHex(response)}\n`);
 }

@@ -15,7 +15,7 @@
  * Secrets are kept as bytes; callers wipe what they copy out when done.
  */
 import { createDecipheriv } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { FileReadError, fsErrorReason, readFileBounded } from "../util/read-file.js";
 import { CacardError } from "../core/errors.js";
 
 export type SecretErrorCode =
@@ -193,8 +193,15 @@ export interface SecretWarning {
 /** Where the bytes of file= secrets come from (tests replace it). */
 export type ReadFile = (path: string) => Uint8Array;
 
+/**
+ * Largest secret file= read. Secrets are passwords and keys (with base64 and
+ * AES padding, a few hundred bytes); a FIFO or device is read with a time
+ * limit too (src/util/read-file.ts).
+ */
+export const MAX_SECRET_FILE_BYTES = 64 * 1024;
+
 function defaultReadFile(path: string): Uint8Array {
-  return readFileSync(path);
+  return readFileBounded(path, { maxBytes: MAX_SECRET_FILE_BYTES });
 }
 
 /**
@@ -263,8 +270,7 @@ export class SecretStore {
       try {
         input = this.#readFile(spec.file);
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (e as Error).message;
+        const why = e instanceof FileReadError ? e.reason : fsErrorReason(e);
         throw new SecretError("SECRET_SOURCE", `secret '${spec.id}': cannot read ${spec.file}: ${why}`);
       }
       // QEMU keeps every byte of the file, a final newline included, and so

@@ -8,9 +8,16 @@
  * synchronous (openKeys, rsaPrivate, …), as the card's transmit path needs.
  */
 import { readdirSync } from "node:fs";
-import { isDirectory, pathExists } from "../util/fs.js";
-import { extname } from "node:path";
-import { isLegacyNssDirectory, isNssDirectory, nssDirectory, readNssDbFiles } from "./nss/db-files.js";
+import { extname, join } from "node:path";
+import {
+  CERT_DB_FILE,
+  isLegacyNssDirectory,
+  isNssDirectory,
+  keyStoreListable,
+  keyStoreStat,
+  nssDirectory,
+  readNssDbFiles,
+} from "./nss/db-files.js";
 import { CERT_EXTENSIONS } from "./pem-files.js";
 import { openPemKeyStore } from "./pem.js";
 import { KeyStoreError, type KeyStore } from "../core/token/types.js";
@@ -49,10 +56,14 @@ function detectKind(db: string): "nss" | "pem" {
   // nssDirectory rejects dbm:/extern:/rdb: prefixes with KEYSTORE_UNSUPPORTED.
   const dir = nssDirectory(db);
   if (db.startsWith(SQL_PREFIX)) return "nss";
-  if (!isDirectory(dir)) {
-    const what = pathExists(dir) ? "is not a directory" : "does not exist";
+  const st = keyStoreStat(dir);
+  if (st === null || !st.isDirectory()) {
+    const what = st !== null ? "is not a directory" : "does not exist";
     throw new KeyStoreError("KEYSTORE_NOT_FOUND", `key store directory ${dir} ${what}`);
   }
+  // A directory this user may not read would otherwise look empty: say so.
+  keyStoreListable(dir);
+  keyStoreStat(join(dir, CERT_DB_FILE));
   if (isNssDirectory(dir) || isLegacyNssDirectory(dir)) return "nss";
   if (hasCertificateFiles(dir)) return "pem";
   throw new KeyStoreError(

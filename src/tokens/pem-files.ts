@@ -4,7 +4,7 @@
  * private key: PKCS#8, encrypted PKCS#8, PKCS#1 "RSA PRIVATE KEY" or SEC 1
  * "EC PRIVATE KEY").
  */
-import { readFileSync, statSync } from "node:fs";
+import { FileReadError, readFileBounded } from "../util/read-file.js";
 import { isFile } from "../util/fs.js";
 import { join } from "node:path";
 import { KeyStoreError } from "../core/token/types.js";
@@ -115,16 +115,14 @@ export function pemBlocks(text: string): PemBlock[] {
 
 function readSmallFile(path: string): Uint8Array {
   try {
-    const size = statSync(path).size;
-    if (size > MAX_PEM_FILE_BYTES) {
-      throw new KeyStoreError("KEYSTORE_CORRUPT", `${path} is ${size} bytes, too large for a certificate or key`);
-    }
-    const bytes = readFileSync(path);
-    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+    return readFileBounded(path, { maxBytes: MAX_PEM_FILE_BYTES });
   } catch (err) {
-    if (err instanceof KeyStoreError) throw err;
-    const code = (err as NodeJS.ErrnoException).code ?? "error";
-    throw new KeyStoreError("KEYSTORE_NOT_FOUND", `${path} cannot be read (${code})`);
+    if (!(err instanceof FileReadError)) throw err;
+    if (err.code === "FILE_TOO_LARGE") {
+      throw new KeyStoreError("KEYSTORE_CORRUPT", `${path} is larger than ${MAX_PEM_FILE_BYTES} bytes, too large for a certificate or key`);
+    }
+    const code = err.code === "FILE_ACCESS" ? "KEYSTORE_UNREADABLE" : "KEYSTORE_NOT_FOUND";
+    throw new KeyStoreError(code, `${path} cannot be read: ${err.reason}`, { cause: err });
   }
 }
 

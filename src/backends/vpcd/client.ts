@@ -27,6 +27,12 @@ import {
   encodeFrame,
 } from "./protocol.js";
 import { quickAckSupport, type QuickAckSetter } from "./quick-ack.js";
+import { WarningLimiter } from "../../util/rate-limit.js";
+
+/** The control codes vpcd sends (vpcd.h); anything else is ignored with a rate-limited note. */
+function isKnownControl(code: number): boolean {
+  return (Object.values(VpcdControl) as number[]).includes(code);
+}
 
 /** Reconnect delays: quick first retries (pcscd restarts in well under a second), 5 s at most. */
 export const VPCD_DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 5000, factor: 2, jitter: 0.2 };
@@ -113,6 +119,8 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
   readonly #maxPendingInput: number;
   readonly #random: () => number;
   readonly #log: (message: string) => void;
+  /** What vpcd's input makes us say (odd control codes, protocol errors): rate-limited per kind. */
+  readonly #peerLog: WarningLimiter;
   readonly #signal: AbortSignal | undefined;
   /** Sets TCP_QUICKACK on the socket, or null when off or unavailable. */
   readonly #quickAck: QuickAckSetter | null;
@@ -154,6 +162,7 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
     this.#maxPendingInput = options.maxPendingInput ?? MAX_PENDING_INPUT;
     this.#random = options.random ?? Math.random;
     this.#log = options.log ?? (() => {});
+    this.#peerLog = new WarningLimiter(this.#log);
     const quickAck = options.quickAck ?? true;
     this.#quickAck = typeof quickAck === "function" ? quickAck : quickAck ? quickAckSupport().set : null;
     this.#signal = options.signal;
@@ -199,6 +208,7 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
     this.reader.off("remove", this.#onRemove);
     this.#unmarkServed();
     this.#clearTimers();
+    this.#peerLog.flush();
     const socket = this.#socket;
     if (socket && !socket.destroyed) {
       this.#closeCause = "stopped";
@@ -286,7 +296,7 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
       this.#closeCause = cause;
       this.#closeError = error;
     }
-    if (error) this.#log(`vpcd ${this.endpoint}: closing the connection: ${error.message}`);
+    if (error) this.#peerLog.warn("closed connections", `vpcd ${this.endpoint}: closing the connection: ${error.message}`);
     this.#wasConnected ||= this.#state === "connected";
     this.#state = "closing";
     socket.destroy();
@@ -318,7 +328,7 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
                 ? "closed by vpcd"
                 : `connect failed${socketError ? ` (${(socketError as NodeJS.ErrnoException).code ?? socketError.message})` : ""}`;
     this.emit("disconnected", reason, error);
-    if (wasConnected || cause) this.#log(`vpcd ${this.endpoint}: ${reason}`);
+    if (wasConnected || cause) this.#peerLog.warn("disconnections", `vpcd ${this.endpoint}: ${reason}`);
 
     if (!this.reader.present) {
       this.#state = "idle";
@@ -428,7 +438,7 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
     const message = classifyPayload(payload);
     if (message.kind === "control") {
       const name = controlName(message.code);
-      this.emit("control", message.code, name);
+      if (isKnownControl(message.code)) this.emit("control", message.code, name);
       switch (message.code) {
         case VpcdControl.GET_ATR: {
           const atr = card.atr;
@@ -445,7 +455,7 @@ export class VpcdClient extends EventEmitter<VpcdClientEvents> {
           return card.reset().then(() => null);
         default:
           // vpcd never sends other codes; answering would desynchronise it.
-          this.#log(`ignoring vpcd control code ${name}`);
+          this.#peerLog.warn("unknown vpcd control codes", `ignoring vpcd control code ${name}`);
           return null;
       }
     }

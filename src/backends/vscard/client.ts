@@ -15,6 +15,7 @@ import { CacardError } from "../../core/errors.js";
 import { backoffDelay, type BackoffPolicy } from "../backoff.js";
 import { formatEndpoint } from "./address.js";
 import { ReaderHost, runSession, type ConnectionOptions } from "./connection.js";
+import { WarningLimiter } from "../../util/rate-limit.js";
 import { runVerifyPeer, tlsDescription, TlsConfigError } from "./tls.js";
 
 /** Reconnect delays: QEMU restarting takes seconds, so start at 250 ms and wait up to 10 s. */
@@ -99,6 +100,8 @@ export class VscardClient extends ReaderHost {
   async run(): Promise<void> {
     const { signal, onEvent } = this.#opts;
     const address = formatEndpoint(this.#opts.endpoint);
+    // One rate limit for the host's warnings across reconnects.
+    const warnings = new WarningLimiter((message) => onEvent?.({ type: "warning", message }));
     let failures = 0;
     while (!signal?.aborted) {
       onEvent?.({ type: "connecting", address });
@@ -117,7 +120,7 @@ export class VscardClient extends ReaderHost {
         continue;
       }
       onEvent?.({ type: "connected", address, tls: tlsInfo });
-      const outcome = await runSession(socket, this.readers, this.#opts, { onSession: (s) => (this.session = s) });
+      const outcome = await runSession(socket, this.readers, this.#opts, { onSession: (s) => (this.session = s), warnings });
       let reason = outcome.reason;
       if (tlsInfo !== null && !outcome.hostInitSeen && !signal?.aborted) {
         // TLS 1.3 finishes on our side before the server checks our certificate.
@@ -132,6 +135,7 @@ export class VscardClient extends ReaderHost {
       onEvent?.({ type: "retry", delayMs, attempt: failures });
       await sleep(delayMs, signal);
     }
+    warnings.flush();
     onEvent?.({ type: "stopped" });
   }
 

@@ -11,6 +11,7 @@ import { VscardSession, type VscardEvent } from "./session.js";
 import { BusyPoll, busyPollWindowUs } from "./busy-poll.js";
 import type { Endpoint } from "./address.js";
 import type { TlsCredentials, VerifyPeer } from "./tls.js";
+import type { WarningLimiter } from "../../util/rate-limit.js";
 
 /** Replies queued in the socket beyond this stop reading from the host until the kernel takes them. */
 export const MAX_PENDING_OUTPUT = 4 * MAX_FRAME_LENGTH;
@@ -46,6 +47,20 @@ export interface ConnectionOptions {
    * DEFAULT_BUSY_POLL_US (50).
    */
   readonly busyPollUs?: number;
+  /** Deadline for one frame once its first byte is in (session.ts DEFAULT_FRAME_TIMEOUT_MS). */
+  readonly frameTimeoutMs?: number;
+}
+
+/** What the role hands over with the socket. */
+export interface SessionHooks {
+  readonly onSession?: (s: VscardSession | null) => void;
+  /** Rate limit for the host's warnings, shared by the role's connections. */
+  readonly warnings?: WarningLimiter;
+  /**
+   * The listener's handshake already sent our Init and read these bytes (the
+   * host's Init and whatever followed it): the session starts from them.
+   */
+  readonly handshake?: { readonly received: Uint8Array };
 }
 
 export interface SessionOutcome {
@@ -58,7 +73,7 @@ export function runSession(
   socket: net.Socket,
   readers: readonly VirtualReader[],
   options: ConnectionOptions,
-  hooks: { onSession?: (s: VscardSession | null) => void } = {},
+  hooks: SessionHooks = {},
 ): Promise<SessionOutcome> {
   return new Promise((resolve) => {
     let reason = "";
@@ -115,6 +130,9 @@ export function runSession(
       initTimeoutMs: options.initTimeoutMs,
       replyTimeoutMs: options.replyTimeoutMs,
       cleanup: options.cleanup,
+      frameTimeoutMs: options.frameTimeoutMs,
+      ...(hooks.warnings ? { warnings: hooks.warnings } : {}),
+      initSent: hooks.handshake !== undefined,
     });
     hooks.onSession?.(session);
     const onAbort = () => {
@@ -128,7 +146,7 @@ export function runSession(
       else void pending.then(goodbye);
       setTimeout(() => socket.destroy(), STOP_GRACE_MS).unref();
     };
-    socket.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       busyPoll.arrived();
       batch ??= [];
       open++;
@@ -144,7 +162,8 @@ export function runSession(
         pausedForCards = true;
         socket.pause();
       }
-    });
+    };
+    socket.on("data", onData);
     socket.on("error", (e: NodeJS.ErrnoException) => {
       reason ||= e.code ? `${e.code}: ${e.message}` : e.message;
     });
@@ -161,6 +180,12 @@ export function runSession(
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener("abort", onAbort, { once: true });
     session.start();
+    if (hooks.handshake) {
+      // The bytes read during the handshake go first, as if they had just
+      // arrived; then the socket, paused by the listener, flows again.
+      onData(Buffer.from(hooks.handshake.received));
+      if (!pausedForCards) socket.resume();
+    }
   });
 }
 

@@ -29,6 +29,7 @@ import type { SmartCard, VirtualReader } from "../../core/card/reader.js";
 import { CacardError } from "../../core/errors.js";
 import { MAX_ATR_LENGTH } from "../../core/card/atr.js";
 import { redactPins } from "../../core/card/card.js";
+import { WarningLimiter } from "../../util/rate-limit.js";
 import {
   ErrorCode,
   MAX_PAYLOAD_LENGTH,
@@ -49,6 +50,15 @@ import {
 export const DEFAULT_INIT_TIMEOUT_MS = 2_000;
 /** How long the host may take to answer ReaderAdd/ATR/CardRemove/ReaderRemove. */
 export const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
+/**
+ * How long a frame may take to arrive whole once its first byte is in. QEMU
+ * writes each frame at once, so even 64 KiB over a slow link takes well
+ * under this; a peer trickling bytes (1 per second) is cut off instead of
+ * holding the connection, and the host slot with it, for ever.
+ */
+export const DEFAULT_FRAME_TIMEOUT_MS = 5_000;
+/** Extra host Inits reported one by one (QEMU sends at most two); more are rate-limited warnings. */
+const REPORTED_EXTRA_INITS = 2;
 /**
  * The error code we put in a VSC_Error answering an APDU we cannot serve
  * (no card, unknown reader, card failure). vscclient sends VReaderStatus
@@ -100,6 +110,23 @@ export interface SessionOptions {
   readonly replyTimeoutMs?: number;
   /** Send ReaderRemove(0) before adding readers (vscclient does). Default true. */
   readonly cleanup?: boolean;
+  /** Deadline for a frame once it has started arriving; default DEFAULT_FRAME_TIMEOUT_MS. */
+  readonly frameTimeoutMs?: number;
+  /**
+   * Rate limit for the warnings the host's input causes. A listener or client
+   * passes one that outlives its connections, so that reconnecting does not
+   * reset it; default: one per session, summarised on close.
+   */
+  readonly warnings?: WarningLimiter;
+  /** Our Init was already sent (the listener's handshake): start() does not send it again. */
+  readonly initSent?: boolean;
+}
+
+/** A frame started and did not finish within the frame deadline. */
+export class VscardFrameTimeoutError extends CacardError {
+  constructor(message: string) {
+    super("VSCARD_FRAME_TIMEOUT", message);
+  }
 }
 
 /** The host left a request of ours unanswered; the connection is given up. */
@@ -151,6 +178,9 @@ export class VscardSession {
   #adding: ReaderState | null = null;
   #initTimer: ReturnType<typeof setTimeout> | null = null;
   #replyTimer: ReturnType<typeof setTimeout> | null = null;
+  #frameTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #warnings: WarningLimiter;
+  readonly #ownWarnings: boolean;
   #closed = false;
   #started = false;
   /** The last turn still running (a card answering), or null when idle. */
@@ -162,6 +192,8 @@ export class VscardSession {
     this.#opts = options;
     this.#onEvent = options.onEvent ?? null;
     this.#trace = this.#onEvent !== null && options.traceEvents !== false;
+    this.#ownWarnings = options.warnings === undefined;
+    this.#warnings = options.warnings ?? new WarningLimiter((message) => this.#emit({ type: "warning", message }));
     for (const reader of options.readers) this.#track(reader);
   }
 
@@ -184,7 +216,7 @@ export class VscardSession {
   start(): void {
     if (this.#started || this.#closed) return;
     this.#started = true;
-    this.#send(initMessage(MINIMAL_READER_ID));
+    if (!this.#opts.initSent) this.#send(initMessage(MINIMAL_READER_ID));
     const wait = this.#opts.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS;
     this.#initTimer = setTimeout(() => {
       this.#initTimer = null;
@@ -216,6 +248,7 @@ export class VscardSession {
       if (msg.type === MsgType.Error) this.#queuedErrors++;
       this.#inTurn(() => this.#handle(msg));
     }
+    this.#watchPartialFrame();
     return this.#tail ?? undefined;
   }
 
@@ -266,7 +299,9 @@ export class VscardSession {
     this.#closed = true;
     if (this.#initTimer) clearTimeout(this.#initTimer);
     if (this.#replyTimer) clearTimeout(this.#replyTimer);
-    this.#initTimer = this.#replyTimer = null;
+    if (this.#frameTimer) clearTimeout(this.#frameTimer);
+    this.#initTimer = this.#replyTimer = this.#frameTimer = null;
+    if (this.#ownWarnings) this.#warnings.flush();
     for (const s of this.#states) {
       s.reader.off("insert", s.onInsert);
       s.reader.off("remove", s.onRemove);
@@ -333,6 +368,32 @@ export class VscardSession {
     this.#tail = tail;
   }
 
+  /**
+   * Arms the frame deadline when a frame is left incomplete, clears it when
+   * none is. The deadline runs from the frame's first byte: more bytes do not
+   * push it back, or a trickle would never trip it.
+   */
+  #watchPartialFrame(): void {
+    if (this.#closed) return;
+    if (this.#framer.buffered === 0) {
+      if (this.#frameTimer) clearTimeout(this.#frameTimer);
+      this.#frameTimer = null;
+      return;
+    }
+    if (this.#frameTimer) return;
+    const ms = this.#opts.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS;
+    this.#frameTimer = setTimeout(() => {
+      this.#frameTimer = null;
+      const held = this.#framer.buffered;
+      this.#fatal(new VscardFrameTimeoutError(`a frame from the host was still incomplete after ${ms} ms (${held} bytes received)`));
+    }, ms);
+  }
+
+  /** A warning caused by the host's input: rate-limited per kind. */
+  #peerWarning(kind: string, message: string): void {
+    if (this.#onEvent !== null) this.#warnings.warn(kind, message);
+  }
+
   #emit(event: VscardEvent): void {
     this.#onEvent?.(event);
   }
@@ -370,7 +431,11 @@ export class VscardSession {
   }
 
   #handle(msg: VscMessage): void | Promise<void> {
-    if (this.#trace) this.#emit({ type: "message", direction: "rx", text: describeMessage(msg) });
+    // Messages a host sends in a normal conversation are traced; the others
+    // (unknown types, unsolicited Errors, card-side messages) are only
+    // reported through the rate-limited warning, which names them, so that a
+    // flood of them cannot turn into a flood of lines, --debug or not.
+    if (this.#trace && this.#expected(msg)) this.#emit({ type: "message", direction: "rx", text: describeMessage(msg) });
     switch (msg.type) {
       case MsgType.Init:
         this.#hostInit(msg);
@@ -385,8 +450,22 @@ export class VscardSession {
         return;
       default: {
         const name = msg.type === "unknown" ? `type ${msg.rawType}` : describeMessage(msg);
-        this.#emit({ type: "warning", message: `ignoring unexpected message from host: ${name}` });
+        this.#peerWarning("unexpected messages from the host", `ignoring unexpected message from host: ${name}`);
       }
+    }
+  }
+
+  #expected(msg: VscMessage): boolean {
+    switch (msg.type) {
+      case MsgType.Init:
+        return this.#hostInits < 1 + REPORTED_EXTRA_INITS;
+      case MsgType.Error:
+        return this.#pending.length > 0;
+      case MsgType.APDU:
+      case MsgType.Flush:
+        return true;
+      default:
+        return false;
     }
   }
 
@@ -402,7 +481,8 @@ export class VscardSession {
     }
     // QEMU's realize-time Init and its reply to ours can both arrive; only
     // the first one starts the setup (vscclient would start it twice).
-    this.#emit({ type: "host-init-ignored", count: this.#hostInits });
+    if (this.#hostInits <= 1 + REPORTED_EXTRA_INITS) this.#emit({ type: "host-init-ignored", count: this.#hostInits });
+    else this.#peerWarning("extra Init messages from the host", `ignoring Init number ${this.#hostInits} from host`);
   }
 
   #beginSetup(): void {
@@ -431,13 +511,13 @@ export class VscardSession {
     this.#armReplyTimer();
     if (!p) {
       // QEMU never sends an Error that is not a reply; another host might.
-      this.#emit({ type: "warning", message: `unsolicited Error from host (reader ${readerId}, code ${code})` });
+      this.#peerWarning("unsolicited Errors from the host", `unsolicited Error from host (reader ${readerId}, code ${code})`);
       return;
     }
     switch (p.kind) {
       case "cleanup":
         if (code !== ErrorCode.Success) {
-          this.#emit({ type: "warning", message: `host answered the ReaderRemove cleanup with code ${code}` });
+          this.#peerWarning("cleanup answers", `host answered the ReaderRemove cleanup with code ${code}`);
         }
         return;
       case "add":
@@ -565,14 +645,14 @@ export class VscardSession {
   }
 
   #cardFailed(readerId: number, command: Uint8Array, e: unknown): void {
-    this.#emit({ type: "warning", message: `card failed on an APDU: ${(e as Error)?.message ?? e}` });
+    this.#peerWarning("card failures", `card failed on an APDU: ${(e as Error)?.message ?? e}`);
     this.#answer(readerId, command, null);
   }
 
   /** Sends the card's response, or an Error when there is none (no card, card failure, too long). */
   #answer(readerId: number, command: Uint8Array, response: Uint8Array | null): void {
     if (response !== null && response.length > MAX_PAYLOAD_LENGTH) {
-      this.#emit({ type: "warning", message: `response of ${response.length} bytes does not fit a VSCard frame` });
+      this.#peerWarning("oversized responses", `response of ${response.length} bytes does not fit a VSCard frame`);
       response = null;
     }
     if (this.#trace) this.#emit({ type: "apdu", id: readerId, command: redactPins(command), response });

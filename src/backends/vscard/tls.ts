@@ -11,7 +11,7 @@
  * the start with its path in the message. There is never a plaintext fallback.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { FileReadError, fsErrorReason, readFileBounded } from "../../util/read-file.js";
 import { join } from "node:path";
 import { createSecureContext, type PeerCertificate, type SecureContext, type SecureContextOptions, type TLSSocket } from "node:tls";
 import { CacardError } from "../../core/errors.js";
@@ -63,10 +63,21 @@ export interface TlsCredentials {
   readonly subject: string;
 }
 
+/**
+ * Largest TLS file read (a certificate, a key, a CA bundle or a CRL). QEMU's
+ * own files are a few KiB; a CA's CRL can grow, hence the room.
+ */
+export const MAX_TLS_FILE_BYTES = 8 * 1024 * 1024;
+
+function readTlsFile(path: string): Buffer {
+  const bytes = readFileBounded(path, { maxBytes: MAX_TLS_FILE_BYTES });
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
 function readRequired(dir: string, name: string): Buffer {
   const path = join(dir, name);
   try {
-    return readFileSync(path);
+    return readTlsFile(path);
   } catch (e) {
     throw new TlsConfigError(`TLS: cannot read ${path}: ${fsReason(e)}`, path);
   }
@@ -75,19 +86,15 @@ function readRequired(dir: string, name: string): Buffer {
 function readOptional(dir: string, name: string): Buffer | null {
   const path = join(dir, name);
   try {
-    return readFileSync(path);
+    return readTlsFile(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    if (e instanceof FileReadError && e.code === "FILE_NOT_FOUND") return null;
     throw new TlsConfigError(`TLS: cannot read ${path}: ${fsReason(e)}`, path);
   }
 }
 
 function fsReason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === "ENOENT") return "no such file";
-  if (code === "EACCES") return "permission denied";
-  if (code === "EISDIR") return "is a directory";
-  return (e as Error).message;
+  return e instanceof FileReadError ? e.reason : fsErrorReason(e);
 }
 
 function parseCert(pem: Buffer, path: string): X509Certificate {

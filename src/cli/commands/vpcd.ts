@@ -3,6 +3,7 @@
  * driver. Card i connects to HOST:PORT+i; SIGUSR1 removes and SIGUSR2
  * inserts the cards; `--control stdin` adds line commands.
  */
+import { WarningLimiter } from "../../util/rate-limit.js";
 import { createInterface, type Interface } from "node:readline";
 import { parseArgs } from "node:util";
 import type { Command, CliIo } from "../command.js";
@@ -60,7 +61,7 @@ vpcd options:
                         native helper was built), which saves the ~40 ms delayed
                         ACK that every APDU through vpcd otherwise waits for
   --verbose             log every connection attempt and retry to stderr
-  --trace               log every APDU exchange to stderr (VERIFY PINs blanked)
+  --trace               log every APDU exchange to stderr (PINs blanked)
 
 Signals: SIGUSR1 removes every card, SIGUSR2 inserts them again
 (like virt_cacard -r / -i). A removed card closes its connection, which
@@ -155,12 +156,14 @@ async function buildCard(
     const store = await keyStoreFromOptions(values, undefined, { reopen }, choice);
     const identity = cardIdentity(cardSerial(store), index, settings.salt);
     const warn = (message: string) => stderrWarn(`card ${index}: ${message}`);
+    // Run-time warnings follow the guest's commands: rate-limited.
+    const limiter = new WarningLimiter(warn);
     const cardOptions: CreateCardOptions = {
       serial: identity.serial,
       ...(identity.cccCardId ? { cccCardId: identity.cccCardId } : {}),
       ...pin,
       ...personalityCardOptions(choice),
-      warn,
+      warn: (message) => limiter.warn("card warnings", message),
     };
     if (index === 0 && !reopen) personalityWarnings(store, choice).forEach(warn);
     return createCard(store, cardOptions);
@@ -208,9 +211,11 @@ export const command: Command = {
         outage = false;
         say(`${tag}: connected to vpcd at ${client.endpoint}`);
       });
+      // A vpcd that drops us after each frame must not buy a line each time.
+      const drops = new WarningLimiter(say);
       client.on("disconnected", (reason) => {
         const failedConnect = reason.startsWith("connect failed");
-        if (settings.verbose || !failedConnect) say(`${tag}: disconnected (${reason})`);
+        if (settings.verbose || !failedConnect) drops.warn("disconnections", `${tag}: disconnected (${reason})`);
         else if (!outage) say(`${tag}: vpcd at ${client.endpoint} not reachable (${reason}); retrying`);
         if (failedConnect) outage = true;
       });

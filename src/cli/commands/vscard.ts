@@ -7,7 +7,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { VirtualReader, type SmartCard } from "../../core/card/reader.js";
 import type { VirtualCard } from "../../core/card/card.js";
-import { AddressError, DEFAULT_HOST, isLoopback, parseHostPort, type Endpoint } from "../../backends/vscard/address.js";
+import { AddressError, DEFAULT_HOST, formatEndpoint, isLoopback, parseHostPort, type Endpoint } from "../../backends/vscard/address.js";
 import { VscardClient } from "../../backends/vscard/client.js";
 import { VscardListener } from "../../backends/vscard/listener.js";
 import { formatEvent } from "../vscard-events.js";
@@ -101,6 +101,21 @@ Card in the reader:
 
 ${CARD_OPTIONS_HELP}
 `;
+
+/** Why listen() failed, once: "address already in use (EADDRINUSE)", not Node's message that repeats the code. */
+function listenFailure(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  switch (err.code) {
+    case "EADDRINUSE":
+      return "address already in use (EADDRINUSE); is another cacard or QEMU listening there?";
+    case "EACCES":
+      return "permission denied (EACCES)";
+    case "EADDRNOTAVAIL":
+      return "no such local address (EADDRNOTAVAIL)";
+    default:
+      return err.code ?? err.message;
+  }
+}
 
 function yesNo(value: string | undefined, option: string): boolean {
   if (value === undefined) return true;
@@ -315,8 +330,7 @@ export async function serveVscard(options: ServeVscardOptions): Promise<number> 
         try {
           await new VscardListener(common).run();
         } catch (e) {
-          const err = e as NodeJS.ErrnoException;
-          say(`error: cannot listen on ${values.listen}: ${err.code ?? ""} ${err.message}`.replace(/\s+/g, " "));
+          say(`error: cannot listen on ${formatEndpoint(plan.endpoint)}: ${listenFailure(e)}`);
           return EXIT_FAILURE;
         }
       }

@@ -12,7 +12,7 @@
 import { parseCommandApdu, ClassKind, SHORT_LE_MAX, type CommandApdu } from "../iso7816/apdu.js";
 import { CardError } from "../iso7816/card-error.js";
 import { SW, swBytes, type StatusWord } from "../iso7816/status.js";
-import { INS } from "../iso7816/ins.js";
+import { INS, PIN_INS } from "../iso7816/ins.js";
 import { bytesEqual } from "../bytes.js";
 import { platformProvider, type Platform } from "../platform.js";
 import type { LoginResult, PrivateKey, Token, TokenSession } from "../token/types.js";
@@ -27,6 +27,8 @@ export const MAX_CHANNELS = 4;
 const GET_RESPONSE_CHUNK = 256;
 /** VERIFY status with the Windows compat bit pretends three tries (libcacard 2.7). */
 const WINDOWS_PRETEND_TRIES = 3;
+/** Bytes kept by redactPins: CLA INS P1 P2 P3. */
+const REDACT_FROM = 5;
 /** Largest GET CHALLENGE answer (one short Le). */
 export const MAX_CHALLENGE_LENGTH = 256;
 
@@ -520,19 +522,19 @@ export function pinFromVerifyData(data: Uint8Array): Uint8Array {
   return data.slice(0, nul >= 0 ? nul : end);
 }
 
-/** Copies a command for tracing with VERIFY's PIN bytes replaced by '*' (0x2A). */
+/**
+ * Copies a command for tracing with the data of every PIN-carrying command
+ * (PIN_INS: VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER and the other
+ * ISO 7816-4 §11.5 verification commands, in both their even and odd forms)
+ * replaced by '*' (0x2A). Decided by INS alone, whatever the class byte, the
+ * applet selected or the card's answer: a card that does not know the command
+ * (6D00) was still sent the PIN, and so was one behind a chain (CLA bit 5).
+ */
 export function redactPins(command: Uint8Array): Uint8Array {
-  if (command.length <= 5 || command[1] !== INS.VERIFY) return command;
+  if (command.length <= REDACT_FROM || !PIN_INS.has(command[1])) return command;
+  // Everything after P3 is blanked, Le included: a malformed or oddly encoded
+  // command (a "case 2E" whose Le bytes are PIN digits) must not leak either.
   const copy = command.slice();
-  let start = 5;
-  let end = copy.length;
-  try {
-    const { data } = parseCommandApdu(command);
-    start = data.byteOffset - command.byteOffset;
-    end = start + data.length;
-  } catch {
-    // malformed: blank everything after the header rather than guess
-  }
-  copy.fill(0x2a, start, end);
+  copy.fill(0x2a, REDACT_FROM);
   return copy;
 }

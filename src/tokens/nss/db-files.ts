@@ -4,9 +4,9 @@
  * modules it lists is how a card ends up talking to itself through PC/SC
  * (virt_cacard issue #3: NSS loading OpenSC through p11-kit deadlocked on its own PC/SC card).
  */
-import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { isDirectory, isFile } from "../../util/fs.js";
+import { checkListable, isDirectory, isFile, statOrNull } from "../../util/fs.js";
+import { FileReadError, readFileBounded } from "../../util/read-file.js";
 import { KeyStoreError } from "../../core/token/types.js";
 
 export const CERT_DB_FILE = "cert9.db";
@@ -20,10 +20,14 @@ const SQL_PREFIX = "sql:";
 const OTHER_PREFIXES = ["dbm:", "extern:", "rdb:", "multiaccess:"];
 
 /**
- * Real NSS DBs are tens of KiB; this bound only stops a wrong path (a disk
- * image, say) from being copied into memory whole.
+ * Largest cert9.db or key4.db read. Real NSS DBs are tens of KiB (a few MiB
+ * with thousands of certificates). sql.js copies the file into its
+ * WebAssembly memory, which only grows, and reads the tables into objects:
+ * a DB costs about 5-6 times its size for the life of the process (155 MB
+ * took 874 MB), so a wrong path (a disk image, a huge or hostile DB) is
+ * refused from its size before any of it is read.
  */
-export const MAX_DB_FILE_BYTES = 256 * 1024 * 1024;
+export const MAX_DB_FILE_BYTES = 32 * 1024 * 1024;
 
 /** How to turn a legacy dbm: DB into one this reader understands (verified with NSS 3.87). */
 const CONVERT_HINT =
@@ -66,10 +70,12 @@ export function isLegacyNssDirectory(dir: string): boolean {
  */
 export function readNssDbFiles(db: string): NssDbFiles {
   const dir = nssDirectory(db);
-  if (!isDirectory(dir)) {
-    const what = isFile(dir) ? "is a file, not a directory" : "does not exist";
+  const st = keyStoreStat(dir);
+  if (st === null || !st.isDirectory()) {
+    const what = st === null ? "does not exist" : "is a file, not a directory";
     throw new KeyStoreError("KEYSTORE_NOT_FOUND", `NSS database directory ${dir} ${what}`);
   }
+  keyStoreListable(dir);
   if (isLegacyNssDirectory(dir)) {
     throw new KeyStoreError(
       "KEYSTORE_UNSUPPORTED",
@@ -81,26 +87,44 @@ export function readNssDbFiles(db: string): NssDbFiles {
   return { dir, certDbPath, keyDbPath, certDb: readDbFile(certDbPath), keyDb: readDbFile(keyDbPath) };
 }
 
-function readDbFile(path: string): Uint8Array {
-  let size: number;
+/** stat() for key-store paths: null when missing, KEYSTORE_UNREADABLE when the OS refuses. */
+export function keyStoreStat(path: string): ReturnType<typeof statOrNull> {
   try {
-    const st = statSync(path);
-    if (!st.isFile()) throw new KeyStoreError("KEYSTORE_NOT_FOUND", `${path} is not a file`);
-    size = st.size;
-  } catch (err) {
-    if (err instanceof KeyStoreError) throw err;
-    throw new KeyStoreError("KEYSTORE_NOT_FOUND", `${path} does not exist`);
-  }
-  if (size > MAX_DB_FILE_BYTES) {
-    throw new KeyStoreError("KEYSTORE_CORRUPT", `${path} is ${size} bytes, too large for an NSS database`);
-  }
-  try {
-    const bytes = readFileSync(path);
-    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "error";
-    throw new KeyStoreError("KEYSTORE_NOT_FOUND", `${path} cannot be read (${code})`);
+    return statOrNull(path);
+  } catch (e) {
+    throw unreadable(e);
   }
 }
 
+/** KEYSTORE_UNREADABLE when a key-store directory cannot be listed (permissions). */
+export function keyStoreListable(dir: string): void {
+  try {
+    checkListable(dir);
+  } catch (e) {
+    throw unreadable(e);
+  }
+}
 
+function unreadable(e: unknown): unknown {
+  return e instanceof FileReadError ? new KeyStoreError("KEYSTORE_UNREADABLE", e.message, { cause: e }) : e;
+}
+
+function readDbFile(path: string): Uint8Array {
+  const st = keyStoreStat(path);
+  if (st === null) throw new KeyStoreError("KEYSTORE_NOT_FOUND", `${path} does not exist`);
+  if (!st.isFile()) throw new KeyStoreError("KEYSTORE_NOT_FOUND", `${path} is not a file`);
+  if (st.size > MAX_DB_FILE_BYTES) {
+    throw new KeyStoreError(
+      "KEYSTORE_CORRUPT",
+      `${path} is ${st.size} bytes; an NSS database file may have at most ${MAX_DB_FILE_BYTES} (MAX_DB_FILE_BYTES)`,
+    );
+  }
+  try {
+    return readFileBounded(path, { maxBytes: MAX_DB_FILE_BYTES });
+  } catch (err) {
+    if (!(err instanceof FileReadError)) throw err;
+    const code =
+      err.code === "FILE_ACCESS" ? "KEYSTORE_UNREADABLE" : err.code === "FILE_TOO_LARGE" ? "KEYSTORE_CORRUPT" : "KEYSTORE_NOT_FOUND";
+    throw new KeyStoreError(code, `${path} cannot be read: ${err.reason}`, { cause: err });
+  }
+}

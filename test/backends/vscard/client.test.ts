@@ -450,6 +450,7 @@ describe("VSCard listener (QEMU connects to us)", () => {
       signal: ac.signal,
       onEvent: (e) => events.push(e),
       initTimeoutMs: 300,
+      handshakeTimeoutMs: 500,
     });
     const done = listener.run();
     cleanups.push(async () => {
@@ -480,7 +481,8 @@ describe("VSCard listener (QEMU connects to us)", () => {
     });
     sock.write(encodeMessage(initMessage(UNDEFINED_READER_ID)));
     await waitEvent((e) => e.type === "card-inserted", "card inserted via listener");
-    const second = net.connect({ host: "127.0.0.1", port });
+    // A second host that never finishes the handshake is closed at its deadline.
+    const second = net.connect({ host: "127.0.0.1", port }).resume();
     await new Promise<void>((res) => second.on("close", () => res()).on("error", () => undefined));
     expect(events.some((e) => e.type === "rejected-connection")).toBe(true);
     // after the first host leaves, a new one is served

@@ -9,6 +9,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -27,6 +28,33 @@ import {
 import { makeTestPki, type TestPki } from "../../backends/vscard/pki.js";
 
 const CI = process.env.CI === "true";
+
+/** QEMU's own start-up (-S, no firmware) before it connects, allowed on top of the 2 s. */
+const QEMU_START_ALLOWANCE_MS = 1_500;
+
+/** Attackers that reconnect whenever dropped: `idle` send nothing, `slow` send a byte a second. Returns stop. */
+function attackers(port: number, idle: number, slow: number): () => void {
+  let stopped = false;
+  const sockets = new Set<net.Socket>();
+  const open = (kind: "idle" | "slow") => {
+    if (stopped) return;
+    const s = net.connect({ host: "127.0.0.1", port });
+    sockets.add(s);
+    s.on("error", () => undefined).resume();
+    const timer = kind === "slow" ? setInterval(() => s.writable && s.write(Uint8Array.of(0)), 1_000) : null;
+    s.once("close", () => {
+      sockets.delete(s);
+      if (timer) clearInterval(timer);
+      setImmediate(() => open(kind));
+    });
+  };
+  for (let i = 0; i < idle; i++) open("idle");
+  for (let i = 0; i < slow; i++) open("slow");
+  return () => {
+    stopped = true;
+    for (const s of sockets) s.destroy();
+  };
+}
 const haveQemu = findOnPath(QEMU) !== null;
 const run = haveQemu || CI;
 
@@ -182,6 +210,35 @@ describe.runIf(run)("cacard vscard against real QEMU ccid-card-passthru", () => 
     await cacard.waitLine(/^cacard vscard: connected 127\.0\.0\.1:\d+ tls=off$/, 20_000);
     await cacard.waitLine(/card inserted reader=0/);
   });
+
+  // Issue 16 item 1: idle and slow connections that reconnect whenever dropped do not keep QEMU out.
+  it.each([
+    ["plain", false],
+    ["TLS", true],
+  ] as const)("%s: QEMU gets its ATR within 2 s of connecting while 50 idle and 50 slow (1 byte/s) connections are open", async (_name, useTls) => {
+    const port = await freePort();
+    const args = ["--listen", `127.0.0.1:${port}`, ...(useTls ? ["--tls-dir", pki.good] : [])];
+    const qargs = await qemuArgsFor(args);
+    const cacard = startCacard(args);
+    await cacard.waitLine(/listening on/);
+    const stopAttack = attackers(port, 50, 50);
+    try {
+      await new Promise((r) => setTimeout(r, 1_200)); // all open, the slow ones trickling
+      const tQemu = Date.now();
+      startQemu(qargs);
+      const connected = await cacard.waitLine(/^cacard vscard: connected 127\.0\.0\.1:\d+ tls=/, 20_000);
+      const tConnected = Date.now();
+      await cacard.waitLine(/card inserted reader=0/, 2_000, connected);
+      const tAtr = Date.now();
+      console.log(`[lock-out ${_name}] QEMU start -> served ${tConnected - tQemu} ms, -> ATR ${tAtr - tQemu} ms`);
+      expect(tAtr - tConnected).toBeLessThan(2_000);
+      // QEMU connects as it starts (reconnect=2): had its first connection been refused,
+      // the next try would come 2 s later. Its start itself takes well under a second here.
+      expect(tAtr - tQemu).toBeLessThan(QEMU_START_ALLOWANCE_MS + 2_000);
+    } finally {
+      stopAttack();
+    }
+  }, 60_000);
 
   it("QEMU as a TLS client (endpoint=client) to cacard vscard --listen --tls-dir", async () => {
     const port = await freePort();
