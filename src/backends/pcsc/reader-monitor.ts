@@ -31,6 +31,7 @@ import {
 import { PcscContext } from "./context.js";
 import { pcscLibrary, type PcscLibrary, type ReaderStateEntry } from "./library.js";
 import { matchReader } from "./readers.js";
+import { backoffDelay, type BackoffPolicy } from "../backoff.js";
 
 export interface CardInsertedEvent {
   readonly reader: string;
@@ -61,11 +62,16 @@ export interface ReaderMonitorEvents {
   error: [error: Error];
 }
 
-export interface BackoffOptions {
-  readonly initialMs: number;
-  readonly maxMs: number;
-}
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5_000 };
+/** Any of DEFAULT_BACKOFF's fields to change. */
+export type BackoffOptions = Partial<BackoffPolicy>;
+
+/**
+ * Re-opening a reader that is gone (pcscd restarting, a reader unplugged):
+ * 100 ms doubling to 5 s, through the backends' shared arithmetic
+ * (../backoff.ts). The jitter spreads the relays of one host, which all lose
+ * their reader when pcscd restarts, over the first retries.
+ */
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 5_000, factor: 2, jitter: 0.2 };
 
 /**
  * Longest single SCardGetStatusChange wait. Changes end it at once; the bound
@@ -77,6 +83,8 @@ export interface ReaderMonitorOptions {
   /** What the user gave to --reader: an exact name or a unique substring. */
   readonly reader: string;
   readonly backoff?: BackoffOptions;
+  /** [0, 1) source for the backoff's jitter (tests pass a fixed one). */
+  readonly random?: () => number;
   readonly library?: PcscLibrary;
 }
 
@@ -84,7 +92,8 @@ export interface ReaderMonitorOptions {
 export class ReaderMonitor extends Emitter<ReaderMonitorEvents> {
   readonly query: string;
   readonly #library: PcscLibrary;
-  readonly #backoff: BackoffOptions;
+  readonly #backoff: BackoffPolicy;
+  readonly #random: () => number;
   #context: PcscContext | null = null;
   #reader: string | null = null;
   #attached = false;
@@ -101,7 +110,8 @@ export class ReaderMonitor extends Emitter<ReaderMonitorEvents> {
     super();
     this.query = options.reader;
     this.#library = options.library ?? pcscLibrary();
-    this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.#random = options.random ?? Math.random;
   }
 
   /** The resolved reader name while attached, else null. */
@@ -132,11 +142,11 @@ export class ReaderMonitor extends Emitter<ReaderMonitorEvents> {
   }
 
   async #run(): Promise<void> {
-    let delay = this.#backoff.initialMs;
+    let attempt = 0;
     while (!this.#closed) {
       try {
         await this.#attach();
-        delay = this.#backoff.initialMs;
+        attempt = 0;
         await this.#watch();
       } catch (error) {
         if (this.#closed) break;
@@ -144,8 +154,7 @@ export class ReaderMonitor extends Emitter<ReaderMonitorEvents> {
       }
       this.#releaseContext();
       if (this.#closed) break;
-      await this.#sleep(delay);
-      delay = Math.min(delay * 2, this.#backoff.maxMs);
+      await this.#sleep(backoffDelay(attempt++, this.#backoff, this.#random));
     }
     this.#releaseContext();
   }

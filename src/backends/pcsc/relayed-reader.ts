@@ -23,6 +23,7 @@ import { atrProblem } from "./atr-check.js";
 import { PCSC_ERROR_CODE, PcscError } from "./errors.js";
 import { PcscCard, type PcscCardOptions } from "./pcsc-card.js";
 import { ReaderMonitor, type BackoffOptions } from "./reader-monitor.js";
+import { backoffDelay, type BackoffPolicy } from "../backoff.js";
 
 /** What the relay reports (the CLI prints one line per event). */
 export type RelayEvent =
@@ -39,13 +40,15 @@ export interface RelayedReaderOptions extends Omit<PcscCardOptions, "reader"> {
   readonly query: string;
   /** Name of the slot as the VSCard host sees it (default: the query). */
   readonly name?: string;
+  /** The reader monitor's re-open delays (its DEFAULT_BACKOFF otherwise). */
   readonly backoff?: BackoffOptions;
+  /** [0, 1) source for the jitter of both backoffs (tests pass a fixed one). */
+  readonly random?: () => number;
   readonly onEvent?: (event: RelayEvent) => void;
 }
 
 /** How long to wait before trying again to connect to a card that is present but refused us. */
-const OPEN_RETRY_INITIAL_MS = 500;
-const OPEN_RETRY_MAX_MS = 5_000;
+const OPEN_RETRY: BackoffPolicy = { initialMs: 500, maxMs: 5_000, factor: 2, jitter: 0.2 };
 
 export class RelayedReader {
   readonly reader: VirtualReader;
@@ -55,7 +58,7 @@ export class RelayedReader {
   /** Monitor events and card failures are handled one at a time, in order. */
   #tail: Promise<void> = Promise.resolve();
   #retryTimer: NodeJS.Timeout | null = null;
-  #retryMs = OPEN_RETRY_INITIAL_MS;
+  #retryAttempt = 0;
   #closed = false;
 
   constructor(options: RelayedReaderOptions) {
@@ -64,6 +67,7 @@ export class RelayedReader {
     this.#monitor = new ReaderMonitor({
       reader: options.query,
       ...(options.backoff ? { backoff: options.backoff } : {}),
+      ...(options.random ? { random: options.random } : {}),
       ...(options.library ? { library: options.library } : {}),
     });
     this.#monitor.on("reader-back", ({ reader }) => this.#emit({ type: "reader-found", reader }));
@@ -127,7 +131,7 @@ export class RelayedReader {
         card = null;
       }
       if (card === null) {
-        const { query: _query, name: _name, backoff: _backoff, onEvent: _onEvent, ...cardOptions } = this.#options;
+        const { query: _query, name: _name, backoff: _backoff, random: _random, onEvent: _onEvent, ...cardOptions } = this.#options;
         card = await PcscCard.open({ ...cardOptions, reader });
         this.#card = card;
       } else {
@@ -138,7 +142,7 @@ export class RelayedReader {
       this.#scheduleRetry(reader);
       return;
     }
-    this.#retryMs = OPEN_RETRY_INITIAL_MS;
+    this.#retryAttempt = 0;
     const problem = atrProblem(card.atr);
     if (problem !== null) {
       this.#emit({ type: "card-refused", reader, why: problem });
@@ -181,8 +185,7 @@ export class RelayedReader {
 
   #scheduleRetry(reader: string): void {
     if (this.#closed) return;
-    const delay = this.#retryMs;
-    this.#retryMs = Math.min(this.#retryMs * 2, OPEN_RETRY_MAX_MS);
+    const delay = backoffDelay(this.#retryAttempt++, OPEN_RETRY, this.#options.random);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;
       if (this.#monitor.cardPresent) this.#queue(() => this.#attach(reader));
