@@ -5,9 +5,8 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { p256, p384 } from "@noble/curves/nist.js";
-import type { Credential, KeyAlgorithm, LoginResult, PrivateKey, Token } from "../../../src/core/token/types.js";
-import { SoftPrivateKey, SoftSession } from "../../../src/tokens/soft-key.js";
-import { sampleCertificate, samplePrivateKey } from "../../helpers/memory-store.js";
+import type { Token } from "../../../src/core/token/types.js";
+import { sampleCertificate, samplePrivateKey, testToken } from "../../helpers/memory-store.js";
 
 export type KeySpec = "rsa1" | "rsa2" | "rsa3" | "p256" | "p384";
 
@@ -49,25 +48,8 @@ function certificateFor(spec: KeySpec, i: number): Uint8Array {
 }
 
 export function pivStore(specs: readonly KeySpec[], password?: string): Token {
-  const keys: PrivateKey[] = specs.map((s) => new SoftPrivateKey(keyObject(s)));
-  const session = new SoftSession(keys);
-  const credentials: Credential[] = specs.map((s, i) => ({
-    label: s,
-    certificate: certificateFor(s, i),
-    subject: `CN=${s}`,
-    algorithm: keys[i].algorithm as KeyAlgorithm,
-    hasPrivateKey: true,
-  }));
-  return {
-    kind: "memory",
-    location: "test",
-    credentials,
-    loginRequired: password !== undefined,
-    login(pin): LoginResult {
-      if (password === undefined || (pin !== undefined && Buffer.from(pin).toString("latin1") === password)) {
-        return { ok: true, session };
-      }
-      return { ok: false, reason: "wrong-pin" };
-    },
-  };
+  return testToken(
+    specs.map((s, i) => ({ label: s, certificate: certificateFor(s, i), subject: `CN=${s}`, key: keyObject(s) })),
+    password,
+  );
 }
