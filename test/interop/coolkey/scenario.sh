@@ -14,20 +14,14 @@
 #
 # Every step leaves OUT_DIR/<step>.{out,err,rc,time}; the test asserts on them.
 
-OUT="$1"
-W="$2"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../lib/sandbox.sh
-. "$HERE/../lib/sandbox.sh"
-# shellcheck source=../lib/pcscd.sh
-. "$HERE/../lib/pcscd.sh"
+# shellcheck source=../lib/scenario.sh
+. "$HERE/../lib/scenario.sh"
 
-: "${REPO:?}" "${NODE_BIN:?}" "${CACARD_CLI:?}" "${COOLKEY_MODULE:?}"
 PIN=12345678
 T=60
 
-sb_init "$W" "$OUT"
-cd "$W" || exit 70
+scenario_init "$1" "$2" COOLKEY_MODULE
 
 # CoolKey caches the certificates it read in /var/cache/coolkey (shared memory keyed by
 # the reader); a private tmpfs keeps each run honest and the host's cache untouched. HOME
@@ -37,10 +31,8 @@ export HOME="$W/home"
 mkdir -p "$HOME"
 export COOL_KEY_LOG_FILE="$OUT/coolkey-trace.log"
 
-pcscd_setup_vpcd "$W/reader.conf.d" || sb_die "reader config"
-pcscd_start "$W/reader.conf.d" || sb_die "pcscd did not start"
+pcscd_up "$W/reader.conf.d"
 
-CACARD=("$NODE_BIN" "$CACARD_CLI")
 P11=(pkcs11-tool --module "$COOLKEY_MODULE" --slot-index 0)
 
 printf 'hello from cacard to coolkey\n' >"$W/data.txt"

@@ -8,29 +8,22 @@
 #
 # Steps leave OUT_DIR/<step>.{out,err,rc,time}, facts OUT_DIR/<key>.note, logs OUT_DIR/*.log.
 
-OUT="$1"
-W="$2"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../lib/sandbox.sh
-. "$HERE/../lib/sandbox.sh"
-# shellcheck source=../lib/pcscd.sh
-. "$HERE/../lib/pcscd.sh"
+# shellcheck source=../lib/scenario.sh
+. "$HERE/../lib/scenario.sh"
 
-: "${REPO:?}" "${NODE_BIN:?}" "${CACARD_CLI:?}"
 PIN=12345678
 T=60
 OUTAGE_S=2 # pcscd stays down this long: enough for several growing retries
 
-sb_init "$W" "$OUT"
-cd "$W" || exit 70
+scenario_init "$1" "$2"
 opensc_private_config "$W"
 printf '%s\n' "$PIN" >"$W/password.txt"
 chmod 600 "$W/password.txt"
 printf 'signed after pcscd came back\n' >"$W/data.txt"
 timeout 10 openssl x509 -in "$REPO/certs-sample/pem/cert1.pem" -pubkey -noout >"$W/p1.pem"
 
-pcscd_setup_vpcd "$W/reader.conf.d" || sb_die "reader config"
-pcscd_start "$W/reader.conf.d" || sb_die "pcscd did not start"
+pcscd_up "$W/reader.conf.d"
 
 sb_start cacard "$NODE_BIN" "$CACARD_CLI" vpcd --db "$REPO/certs-sample/nssdb-pw" \
   --password-file "$W/password.txt" --verbose

@@ -9,18 +9,14 @@
 #
 # Facts go to OUT_DIR/<key>.note, logs to OUT_DIR/{cacard,qemu1,qemu2}.log.
 
-OUT="$1"
-W="$2"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../lib/sandbox.sh
-. "$HERE/../lib/sandbox.sh"
+# shellcheck source=../lib/scenario.sh
+. "$HERE/../lib/scenario.sh"
 
-: "${REPO:?}" "${NODE_BIN:?}" "${CACARD_CLI:?}" "${QEMU_BIN:?}"
 PORT=35971 # fixed: this network namespace has its own loopback
 OUTAGE_S=2
 
-sb_init "$W" "$OUT"
-cd "$W" || exit 70
+scenario_init "$1" "$2" QEMU_BIN
 
 # True when something listens on 127.0.0.1:PORT (from /proc, without connecting: a probe
 # connection would be taken by QEMU's chardev for a card).

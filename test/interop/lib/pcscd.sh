@@ -7,6 +7,7 @@
 #
 #   pcscd_setup_vpcd CONF_DIR [EXTRA_PAIRS]   # vpcd slots 35963/35964 (+2 per extra driver copy)
 #   pcscd_start CONF_DIR                       # pcscd -f -a -d, log in $SB_DIR/pcscd.log
+#   pcscd_up CONF_DIR [WHICH]                  # both of the above; sb_die if either fails
 #   pcscd_wait_inserted READER SECONDS [COUNT] # "Card inserted into READER"
 #   pcscd_wait_removed READER SECONDS [COUNT]  # "Card Removed From READER"
 
@@ -45,6 +46,13 @@ pcscd_start() {
   sb_start pcscd "$PCSCD_BIN" -f -a -d -c "$conf"
   sb_wait_for_socket /run/pcscd/pcscd.comm 10 || return 1
   sb_wait_for_log pcscd 'daemon ready' 10
+}
+
+# pcscd_up CONF_DIR [WHICH]: pcscd_setup_vpcd and pcscd_start, or sb_die; WHICH (e.g. "A")
+# names this pcscd in the messages when a scenario has more than one.
+pcscd_up() {
+  pcscd_setup_vpcd "$1" || sb_die "reader config${2:+ $2}"
+  pcscd_start "$1" || sb_die "pcscd${2:+ $2} did not start"
 }
 
 pcscd_wait_inserted() {

@@ -8,27 +8,18 @@
 # Every step leaves OUT_DIR/<step>.{out,err,rc,time}; the test asserts on them.
 # A failing step does not stop the run, so one report shows every problem.
 
-OUT="$1"
-W="$2"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../lib/sandbox.sh
-. "$HERE/../lib/sandbox.sh"
-# shellcheck source=../lib/pcscd.sh
-. "$HERE/../lib/pcscd.sh"
+# shellcheck source=../lib/scenario.sh
+. "$HERE/../lib/scenario.sh"
 
-: "${REPO:?}" "${NODE_BIN:?}" "${CACARD_CLI:?}"
 PIN=12345678
 T=60 # per-step limit (seconds); a pkcs11-tool run takes ~4 s per card present
 
-sb_init "$W" "$OUT"
-cd "$W" || exit 70
+scenario_init "$1" "$2"
 
 opensc_private_config "$W"
 
-pcscd_setup_vpcd "$W/reader.conf.d" || sb_die "reader config"
-pcscd_start "$W/reader.conf.d" || sb_die "pcscd did not start"
-
-CACARD=("$NODE_BIN" "$CACARD_CLI")
+pcscd_up "$W/reader.conf.d"
 
 # db_state DIR NAME: sha256 of every file and a listing (type, size, mode, mtime, ctime) of
 # everything in DIR, hidden entries included, for a before/after comparison by the test.

@@ -8,26 +8,17 @@
 #
 # Every step leaves OUT_DIR/<step>.{out,err,rc,time}; the test asserts on them.
 
-OUT="$1"
-W="$2"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../lib/sandbox.sh
-. "$HERE/../lib/sandbox.sh"
-# shellcheck source=../lib/pcscd.sh
-. "$HERE/../lib/pcscd.sh"
+# shellcheck source=../lib/scenario.sh
+. "$HERE/../lib/scenario.sh"
 
-: "${REPO:?}" "${NODE_BIN:?}" "${CACARD_CLI:?}"
 PIN=123456
 T=60
 READER="Virtual PCD 00 00"
 
-sb_init "$W" "$OUT"
-cd "$W" || exit 70
+scenario_init "$1" "$2"
 opensc_private_config "$W"
-pcscd_setup_vpcd "$W/reader.conf.d" || sb_die "reader config"
-pcscd_start "$W/reader.conf.d" || sb_die "pcscd did not start"
-CACARD=("$NODE_BIN" "$CACARD_CLI")
-
+pcscd_up "$W/reader.conf.d"
 printf 'hello from a cacard PIV card\n' >"$W/data.txt"
 openssl dgst -sha256 -binary "$W/data.txt" >"$W/data.sha256"
 

@@ -21,42 +21,29 @@
 #
 # Every step leaves OUT_DIR/<step>.{out,err,rc,time}; the test asserts on them.
 
-OUT="$1"
-W="$2"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../lib/sandbox.sh
-. "$HERE/../lib/sandbox.sh"
-# shellcheck source=../lib/pcscd.sh
-. "$HERE/../lib/pcscd.sh"
+# shellcheck source=../lib/scenario.sh
+. "$HERE/../lib/scenario.sh"
 
-: "${REPO:?}" "${NODE_BIN:?}" "${CACARD_CLI:?}"
 PIN=12345678
 T=60
 OPENSC_MODULE="${OPENSC_MODULE:-/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so}"
 READER="Virtual PCD 00 00"
 PORT_B=35965
 
-sb_init "$W" "$OUT"
-cd "$W" || exit 70
+scenario_init "$1" "$2"
 # No file cache: cards A and B carry the same certificates, and the cache is keyed by serial.
 opensc_private_config "$W"
-CACARD=("$NODE_BIN" "$CACARD_CLI")
 printf 'signed through OpenSC, cacard --pkcs11 and OpenSC again\n' >"$W/data.txt"
 
 finish() {
   sb_stop cardB 10
   sb_note cardB_exit "$SB_LAST_RC"
-  sb_stop pcscdB 5
-  sb_stop cardA 5
-  sb_stop pcscd 5
-  cp "$SB_DIR"/*.log "$OUT/" 2>/dev/null
-  sb_log "scenario done"
-  exit 0
+  scenario_done pcscdB cardA pcscd
 }
 
 # pcscd A and card A.
-pcscd_setup_vpcd "$W/conf-a" || sb_die "reader config A"
-pcscd_start "$W/conf-a" || sb_die "pcscd A did not start"
+pcscd_up "$W/conf-a" A
 sb_start cardA "${CACARD[@]}" vpcd --db "$REPO/certs-sample/nssdb-pw"
 pcscd_wait_inserted "$READER" 20 || sb_log "card A did not appear in pcscd A"
 sb_step a_module_slots $T pkcs11-tool --module "$OPENSC_MODULE" -L

@@ -13,28 +13,18 @@
 #   WORK_DIR): the same sign / decrypt / wrong PIN.
 # Every step leaves OUT_DIR/<step>.{out,err,rc,time}; the test asserts on them.
 
-OUT="$1"
-W="$2"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-LIB="$HERE/../lib"
 TOKENS="$HERE/../../tokens/pkcs11"
-# shellcheck source=../lib/sandbox.sh
-. "$LIB/sandbox.sh"
-# shellcheck source=../lib/pcscd.sh
-. "$LIB/pcscd.sh"
+# shellcheck source=../lib/scenario.sh
+. "$HERE/../lib/scenario.sh"
 
-: "${REPO:?}" "${NODE_BIN:?}" "${CACARD_CLI:?}"
 PIN=77777777
 T=60
 SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
 
-sb_init "$W" "$OUT"
-cd "$W" || exit 70
+scenario_init "$1" "$2"
 opensc_private_config "$W"
-pcscd_setup_vpcd "$W/reader.conf.d" || sb_die "reader config"
-pcscd_start "$W/reader.conf.d" || sb_die "pcscd did not start"
-CACARD=("$NODE_BIN" "$CACARD_CLI")
-
+pcscd_up "$W/reader.conf.d"
 printf 'hello from a PKCS#11 token through cacard\n' >"$W/data.txt"
 printf '%s\n' "$PIN" >"$W/pin.txt"
 chmod 600 "$W/pin.txt"

@@ -9,35 +9,23 @@
 #   relay-guest.sh OUT_DIR WORK_DIR
 #   env: REPO, NODE_BIN, CACARD_CLI, KERNEL, INITRD, CARD, [BRIDGE], GUEST_TIMEOUT_S
 
-OUT="$1"
-W="$2"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../lib/sandbox.sh
-. "$HERE/../lib/sandbox.sh"
-# shellcheck source=../lib/pcscd.sh
-. "$HERE/../lib/pcscd.sh"
+# shellcheck source=../lib/scenario.sh
+. "$HERE/../lib/scenario.sh"
 
-: "${REPO:?}" "${NODE_BIN:?}" "${CACARD_CLI:?}" "${KERNEL:?}" "${INITRD:?}" "${CARD:?}"
 QEMU_PORT=36011
 GUEST_TIMEOUT_S="${GUEST_TIMEOUT_S:-150}"
 WATCHDOG_S=$((GUEST_TIMEOUT_S - 10))
 
-sb_init "$W" "$OUT"
-cd "$W" || exit 70
+scenario_init "$1" "$2" KERNEL INITRD CARD
 
 finish() {
   sb_stop relay 10
   sb_note relay_exit "$SB_LAST_RC"
-  sb_stop qemu 5
-  sb_stop card 5
-  sb_stop pcscd 5
-  cp "$SB_DIR"/*.log "$OUT/" 2>/dev/null
-  sb_log "scenario done"
-  exit 0
+  scenario_done qemu card pcscd
 }
 
-pcscd_setup_vpcd "$W/reader.conf.d" || sb_die "reader config"
-pcscd_start "$W/reader.conf.d" || sb_die "pcscd did not start"
+pcscd_up "$W/reader.conf.d"
 case "$CARD" in
   cacard) sb_start card "$NODE_BIN" "$CACARD_CLI" vpcd --db "$REPO/certs-sample/nssdb" ;;
   libcacard) sb_start card "${BRIDGE:?}" "$REPO/certs-sample/nssdb" --quickack ;;

@@ -9,23 +9,16 @@
 #
 # Leaves OUT_DIR/interleave.json (the results), the logs, and relay_exit.note.
 
-OUT="$1"
-W="$2"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../lib/sandbox.sh
-. "$HERE/../lib/sandbox.sh"
-# shellcheck source=../lib/pcscd.sh
-. "$HERE/../lib/pcscd.sh"
+# shellcheck source=../lib/scenario.sh
+. "$HERE/../lib/scenario.sh"
 
-: "${REPO:?}" "${NODE_BIN:?}" "${CACARD_CLI:?}"
 PORT=36021
 READER="Virtual PCD 00 00"
 
-sb_init "$W" "$OUT"
-cd "$W" || exit 70
+scenario_init "$1" "$2"
 
-pcscd_setup_vpcd "$W/reader.conf.d" || sb_die "reader config"
-pcscd_start "$W/reader.conf.d" || sb_die "pcscd did not start"
+pcscd_up "$W/reader.conf.d"
 sb_start card "$NODE_BIN" "$CACARD_CLI" vpcd --db "$REPO/certs-sample/nssdb"
 pcscd_wait_inserted "$READER" 20 || sb_log "the card did not appear in pcscd"
 
@@ -45,8 +38,4 @@ sb_note interleave_exit "$SB_LAST_RC"
 grep '^{' "$SB_DIR/interleave.log" | tail -1 >"$OUT/interleave.json"
 sb_stop relay 10
 sb_note relay_exit "$SB_LAST_RC"
-sb_stop card 5
-sb_stop pcscd 5
-cp "$SB_DIR"/*.log "$OUT/" 2>/dev/null
-sb_log "scenario done"
-exit 0
+scenario_done card pcscd

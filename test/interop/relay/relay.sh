@@ -11,21 +11,15 @@
 #
 # Steps leave OUT_DIR/<step>.{out,err,rc,time}, facts OUT_DIR/<key>.note, logs OUT_DIR/*.log.
 
-OUT="$1"
-W="$2"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../lib/sandbox.sh
-. "$HERE/../lib/sandbox.sh"
-# shellcheck source=../lib/pcscd.sh
-. "$HERE/../lib/pcscd.sh"
+# shellcheck source=../lib/scenario.sh
+. "$HERE/../lib/scenario.sh"
 
-: "${REPO:?}" "${NODE_BIN:?}" "${CACARD_CLI:?}"
 QEMU_PORT_1=36001
 QEMU_PORT_2=36002
 CAC_ATR=3B7A18000073667465206364313434
 
-sb_init "$W" "$OUT"
-cd "$W" || exit 70
+scenario_init "$1" "$2"
 cacard() { "$NODE_BIN" "$CACARD_CLI" "$@"; }
 
 # QEMU without a guest: the chardev and ccid-card-passthru run in its main loop.
@@ -46,18 +40,10 @@ finish() {
     sb_stop "$name" 10
     sb_note "${name}_exit" "$SB_LAST_RC"
   done
-  sb_stop qemu2 5
-  sb_stop qemu1 5
-  sb_stop cardB 5
-  sb_stop cardA 5
-  sb_stop pcscd 5
-  cp "$SB_DIR"/*.log "$OUT/" 2>/dev/null
-  sb_log "scenario done"
-  exit 0
+  scenario_done qemu2 qemu1 cardB cardA pcscd
 }
 
-pcscd_setup_vpcd "$W/reader.conf.d" || sb_die "reader config"
-pcscd_start "$W/reader.conf.d" || sb_die "pcscd did not start"
+pcscd_up "$W/reader.conf.d"
 sb_start cardA "$NODE_BIN" "$CACARD_CLI" vpcd --db "$REPO/certs-sample/nssdb" --port 35963 --verbose
 sb_start cardB "$NODE_BIN" "$CACARD_CLI" vpcd --db "$REPO/certs-sample/nssdb" --port 35964 --serial-salt B --verbose
 pcscd_wait_inserted "Virtual PCD 00 00" 20 || sb_log "card A did not appear"
