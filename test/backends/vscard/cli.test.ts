@@ -1,54 +1,20 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { PassThrough } from "node:stream";
+import { describe, expect, it } from "vitest";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { main } from "../../../src/cli/main.js";
-import { FakeHost } from "./fake-host.js";
+import { hostAndRun, startCli, until, useCleanups } from "./harness.js";
 import { MsgType } from "../../../src/backends/vscard/codec.js";
 
 const REPO = resolve(__dirname, "../../..");
 const tmp = mkdtempSync(join(tmpdir(), "cacard-vscard-cli-"));
 
-interface Run {
-  code: Promise<number>;
-  out: () => string;
-  err: () => string;
-  abort: () => void;
-  stdin: PassThrough;
-}
-
-function start(argv: string[]): Run {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const stdin = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d) => (out += d));
-  stderr.on("data", (d) => (err += d));
-  const ac = new AbortController();
-  const code = main(argv, { stdin, stdout, stderr, env: {}, signal: ac.signal });
-  return { code, out: () => out, err: () => err, abort: () => ac.abort(), stdin };
-}
+const cleanups = useCleanups();
 
 async function runToEnd(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = start(argv);
+  const r = startCli(argv);
   const code = await r.code;
   return { code, out: r.out(), err: r.err() };
 }
-
-async function until(pred: () => boolean, ms = 8000, what = "condition"): Promise<void> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
 
 describe("cacard vscard: argument checks", () => {
   it.each([
@@ -96,20 +62,8 @@ describe("cacard vscard: argument checks", () => {
 });
 
 describe("cacard vscard: running against a fake host", () => {
-  async function hostAndRun(argv: string[]) {
-    const host = new FakeHost();
-    await host.listen();
-    cleanups.push(() => host.close());
-    const r = start(["vscard", "--connect", `127.0.0.1:${host.port}`, ...argv]);
-    cleanups.push(async () => {
-      r.abort();
-      await r.code;
-    });
-    return { host, r };
-  }
-
   it("serves the sample card and prints the status lines", async () => {
-    const { host, r } = await hostAndRun(["--debug"]);
+    const { host, r } = await hostAndRun(cleanups, ["--debug"]);
     await until(() => /card inserted reader=0/.test(r.err()), 15000, "card inserted");
     // a real APDU through the real card: SELECT the CCC applet
     host.send({ type: MsgType.APDU, readerId: 0, apdu: Uint8Array.from(Buffer.from("00A4040007A0000001163000", "hex")) });
@@ -124,7 +78,7 @@ describe("cacard vscard: running against a fake host", () => {
   it("opens a password-protected DB with --password-secret (file=, trailing newline warned, kept)", async () => {
     const exact = join(tmp, "pw-exact");
     writeFileSync(exact, "12345678");
-    const { r } = await hostAndRun([
+    const { r } = await hostAndRun(cleanups, [
       "--db",
       join(REPO, "certs-sample", "nssdb-pw"),
       "--object",
@@ -156,13 +110,13 @@ describe("cacard vscard: running against a fake host", () => {
   });
 
   it("warns that data= is visible in the process list", async () => {
-    const { r } = await hostAndRun(["--db", join(REPO, "certs-sample", "nssdb-pw"), "--object", "secret,id=p,data=12345678", "--password-secret", "p"]);
+    const { r } = await hostAndRun(cleanups, ["--db", join(REPO, "certs-sample", "nssdb-pw"), "--object", "secret,id=p,data=12345678", "--password-secret", "p"]);
     await until(() => /card inserted/.test(r.err()), 15000, "card inserted");
     expect(r.err()).toMatch(/warning: secret 'p': data= is visible .* process list/);
   });
 
   it("--stdin-commands: remove, insert, quit", async () => {
-    const { r } = await hostAndRun(["--stdin-commands"]);
+    const { r } = await hostAndRun(cleanups, ["--stdin-commands"]);
     await until(() => /card inserted/.test(r.err()), 15000, "card inserted");
     r.stdin.write("remove\n");
     await until(() => /card removed reader=0/.test(r.err()), 5000, "card removed");

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import net from "node:net";
 import { VirtualReader } from "../../../src/core/card/reader.js";
 import {
@@ -9,17 +9,14 @@ import {
   type VscMessage,
 } from "../../../src/backends/vscard/codec.js";
 import { VscardClient, type VscardClientOptions } from "../../../src/backends/vscard/client.js";
-import { VscardListener } from "../../../src/backends/vscard/listener.js";
 import type { VscardEvent } from "../../../src/backends/vscard/session.js";
 import { formatEvent } from "../../../src/cli/vscard-events.js";
 import { encodeMessage, initMessage } from "../../../src/backends/vscard/codec.js";
 import { EchoCard, FakeHost, type FakeHostOptions } from "./fake-host.js";
+import { startListener, useCleanups } from "./harness.js";
 import { toHex } from "../../../src/core/bytes.js";
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 interface Running {
   host: FakeHost;
@@ -442,24 +439,8 @@ describe("VSCard client against a fake QEMU", () => {
 
 describe("VSCard listener (QEMU connects to us)", () => {
   it("serves one host at a time and turns away a second one", async () => {
-    const events: VscardEvent[] = [];
-    const ac = new AbortController();
-    const listener = new VscardListener({
-      readers: [new VirtualReader("r", new EchoCard())],
-      endpoint: { kind: "tcp", host: "127.0.0.1", port: 0 },
-      signal: ac.signal,
-      onEvent: (e) => events.push(e),
-      initTimeoutMs: 300,
-      handshakeTimeoutMs: 500,
-    });
-    const done = listener.run();
-    cleanups.push(async () => {
-      ac.abort();
-      await done;
-    });
+    const { events, port } = await startListener(cleanups, { initTimeoutMs: 300, handshakeTimeoutMs: 500 });
     const waitEvent = eventWaiter(events);
-    await waitEvent((e) => e.type === "listening");
-    const port = Number(listener.address?.split(":").at(-1));
     // act as QEMU with server=off: connect, send the realize Init
     const sock = net.connect({ host: "127.0.0.1", port });
     cleanups.push(() => void sock.destroy());

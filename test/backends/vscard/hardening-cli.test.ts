@@ -7,11 +7,9 @@
  *   the card answered);
  * - item 5: a port in use is one line naming the port and EADDRINUSE once.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import net from "node:net";
-import { PassThrough } from "node:stream";
-import { main } from "../../../src/cli/main.js";
-import { FakeHost } from "./fake-host.js";
+import { hostAndRun, startCli, until, useCleanups } from "./harness.js";
 import { MsgType, encodeMessage } from "../../../src/backends/vscard/codec.js";
 import { fromHex } from "../../../src/core/bytes.js";
 
@@ -20,48 +18,20 @@ const FLOOD_FRAMES = 300_000;
 /** stderr allowed for the whole flood: a handful of lines per kind and their summaries. */
 const MAX_FLOOD_STDERR_BYTES = 8 * 1024;
 
-function start(argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let err = "";
-  stderr.on("data", (d) => (err += d));
-  stdout.resume();
-  const ac = new AbortController();
-  const code = main(argv, { stdin: new PassThrough(), stdout, stderr, env: {}, signal: ac.signal });
-  return { code, err: () => err, abort: () => ac.abort() };
-}
+const cleanups = useCleanups();
 
-async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function hostAndRun(argv: string[]) {
-  const host = new FakeHost();
-  await host.listen();
-  cleanups.push(() => host.close());
-  const r = start(["vscard", "--connect", `127.0.0.1:${host.port}`, ...argv]);
-  cleanups.push(async () => {
-    r.abort();
-    await r.code;
-  });
-  await until(() => /card inserted reader=0/.test(r.err()), 15_000, "card inserted");
-  return { host, r };
+/** `cacard vscard` against a fake QEMU host, once it has inserted the card. */
+async function hostWithCard(argv: string[]) {
+  const run = await hostAndRun(cleanups, argv);
+  await until(() => /card inserted reader=0/.test(run.r.err()), 15_000, "card inserted");
+  return run;
 }
 
 describe("cacard vscard: a flood of hostile frames is a bounded stderr", () => {
   it.each([["default", []], ["--debug", ["--debug"]]] as const)(
     "%s: 300k ReaderAdd / unknown-type / unsolicited Error frames",
     async (_name, extra) => {
-      const { host, r } = await hostAndRun([...extra]);
+      const { host, r } = await hostWithCard([...extra]);
       const before = r.err().length;
       const kinds = [
         encodeMessage({ type: MsgType.ReaderAdd, readerId: 0, name: "x" }),
@@ -97,7 +67,7 @@ describe("cacard vscard: a flood of hostile frames is a bounded stderr", () => {
 
 describe("cacard vscard --debug: no PIN in the trace", () => {
   it("blanks VERIFY, CHANGE REFERENCE DATA and RESET RETRY COUNTER (also PIV's), whatever the answer", async () => {
-    const { host, r } = await hostAndRun(["--debug", "--personality", "cac+piv"]);
+    const { host, r } = await hostWithCard(["--debug", "--personality", "cac+piv"]);
     const commands = [
       "00200080083132333435363738", // VERIFY
       "0021008008" + "3132333435363738", // VERIFY, odd INS
@@ -126,7 +96,7 @@ describe("cacard vscard --listen: a port in use", () => {
     await new Promise<void>((res) => blocker.listen({ host: "127.0.0.1", port: 0 }, () => res()));
     cleanups.push(() => new Promise<void>((res) => blocker.close(() => res())));
     const port = (blocker.address() as net.AddressInfo).port;
-    const r = start(["vscard", "--listen", `127.0.0.1:${port}`]);
+    const r = startCli(["vscard", "--listen", `127.0.0.1:${port}`]);
     expect(await r.code).toBe(1);
     const lines = r.err().trim().split("\n");
     const error = lines.filter((l) => /error/.test(l));

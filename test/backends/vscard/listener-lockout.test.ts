@@ -10,19 +10,13 @@
  * host is a QEMU stand-in (server=off: it connects, answers like
  * hw/usb/ccid-card-passthru.c) that must get the ATR within 2 s.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import net from "node:net";
 import tls from "node:tls";
-import { readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import { VirtualReader } from "../../../src/core/card/reader.js";
-import { VscardListener, type VscardListenerOptions } from "../../../src/backends/vscard/listener.js";
 import { loadTlsDir } from "../../../src/backends/vscard/tls.js";
-import type { VscardEvent } from "../../../src/backends/vscard/session.js";
 import { ErrorCode, MsgType, UNDEFINED_READER_ID, VscFramer, encodeMessage, initMessage } from "../../../src/backends/vscard/codec.js";
 import { formatEvent } from "../../../src/cli/vscard-events.js";
-import { EchoCard } from "./fake-host.js";
-import { makeTestPki, type TestPki } from "./pki.js";
+import { read, startListener, useCleanups, useTestPki } from "./harness.js";
 
 /** The issue's bound: a legitimate host gets its ATR within this while attackers hold connections. */
 const ATR_DEADLINE_MS = 2_000;
@@ -31,40 +25,8 @@ const SLOW_ATTACKERS = 50;
 /** The slow attackers' pace: one byte per second. */
 const SLOW_BYTE_INTERVAL_MS = 1_000;
 
-let pki: TestPki;
-beforeAll(() => {
-  pki = makeTestPki();
-});
-afterAll(() => rmSync(pki.root, { recursive: true, force: true }));
-
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-const read = (dir: string, f: string) => readFileSync(join(dir, f));
-
-async function startListener(extra: Partial<VscardListenerOptions> = {}) {
-  const events: VscardEvent[] = [];
-  const ac = new AbortController();
-  const listener = new VscardListener({
-    readers: [new VirtualReader("r", new EchoCard())],
-    endpoint: { kind: "tcp", host: "127.0.0.1", port: 0 },
-    signal: ac.signal,
-    onEvent: (e) => events.push(e),
-    ...extra,
-  });
-  const done = listener.run();
-  cleanups.push(async () => {
-    ac.abort();
-    await done;
-  });
-  for (let i = 0; listener.address === null; i++) {
-    if (i > 500) throw new Error("listener did not start");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return { listener, events, port: Number(listener.address!.split(":").at(-1)) };
-}
+const pki = useTestPki();
+const cleanups = useCleanups();
 
 interface QemuStandIn {
   /** Resolves with the ms from connect to the ATR; rejects after `deadlineMs`. */
@@ -180,7 +142,7 @@ describe("--listen: attackers cannot keep the legitimate host out", () => {
     "%s: QEMU gets its ATR within 2 s while 50 idle and 50 slow (1 byte/s) connections are open",
     async (_name, useTls) => {
       const dir = useTls ? pki.good : null;
-      const l = await startListener(useTls ? { tls: loadTlsDir({ dir: pki.good, role: "server" }) } : {});
+      const l = await startListener(cleanups, useTls ? { tls: loadTlsDir({ dir: pki.good, role: "server" }) } : {});
       const a = attackers(l.port, IDLE_ATTACKERS, SLOW_ATTACKERS);
       // All attackers connected and accepted (pending) before the host comes.
       await until(() => a.open === IDLE_ATTACKERS + SLOW_ATTACKERS && l.listener.pendingCount >= IDLE_ATTACKERS + SLOW_ATTACKERS, 5_000, "attackers connected");
@@ -201,7 +163,7 @@ describe("--listen: attackers cannot keep the legitimate host out", () => {
   );
 
   it("a host that finished its handshake and then trickles a frame (1 byte/s) is dropped at the frame deadline; QEMU then gets the slot", async () => {
-    const l = await startListener({ frameTimeoutMs: 500 });
+    const l = await startListener(cleanups, { frameTimeoutMs: 500 });
     // The attacker speaks VSCard properly (plain TCP cannot tell it from QEMU) ...
     const attacker = qemu(l.port, null, 5_000);
     await attacker.atr;
@@ -219,7 +181,7 @@ describe("--listen: attackers cannot keep the legitimate host out", () => {
   }, 20_000);
 
   it("a host that reconnects at once after a close is served, 50 times out of 50", async () => {
-    const l = await startListener();
+    const l = await startListener(cleanups, );
     for (let i = 0; i < 50; i++) {
       const host = qemu(l.port, null);
       await expect(host.atr, `round ${i}`).resolves.toBeLessThan(ATR_DEADLINE_MS);
@@ -229,7 +191,7 @@ describe("--listen: attackers cannot keep the legitimate host out", () => {
   }, 60_000);
 
   it("pending connections are bounded: past the limit the least advanced one is closed", async () => {
-    const l = await startListener({ maxPendingConnections: 4, handshakeTimeoutMs: 10_000 });
+    const l = await startListener(cleanups, { maxPendingConnections: 4, handshakeTimeoutMs: 10_000 });
     const idle: net.Socket[] = [];
     for (let i = 0; i < 10; i++) {
       const s = net.connect({ host: "127.0.0.1", port: l.port }).resume();
@@ -247,7 +209,7 @@ describe("--listen: attackers cannot keep the legitimate host out", () => {
   }, 20_000);
 
   it("TLS: a client without an accepted certificate never gets the slot, and one that is silent after TLS is closed at the deadline", async () => {
-    const l = await startListener({ tls: loadTlsDir({ dir: pki.good, role: "server" }), handshakeTimeoutMs: 500 });
+    const l = await startListener(cleanups, { tls: loadTlsDir({ dir: pki.good, role: "server" }), handshakeTimeoutMs: 500 });
     // Right certificate, but never sends its Init.
     const mute = tls.connect({ host: "127.0.0.1", port: l.port, ca: read(pki.good, "ca-cert.pem"), cert: read(pki.good, "client-cert.pem"), key: read(pki.good, "client-key.pem") });
     mute.on("error", () => undefined).resume();

@@ -1,29 +1,19 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { readFileSync, rmSync, unlinkSync, mkdtempSync, cpSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { unlinkSync, mkdtempSync, cpSync } from "node:fs";
 import { join } from "node:path";
 import tls from "node:tls";
 import { VirtualReader } from "../../../src/core/card/reader.js";
 import { VscardClient } from "../../../src/backends/vscard/client.js";
-import { VscardListener } from "../../../src/backends/vscard/listener.js";
 import { loadTlsDir, TlsConfigError, type VerifyPeer } from "../../../src/backends/vscard/tls.js";
 import type { VscardEvent } from "../../../src/backends/vscard/session.js";
 import { formatEvent } from "../../../src/cli/vscard-events.js";
 import { MsgType, UNDEFINED_READER_ID, encodeMessage, initMessage } from "../../../src/backends/vscard/codec.js";
 import { EchoCard, FakeHost } from "./fake-host.js";
-import { makeTestPki, PASSPHRASE, type TestPki } from "./pki.js";
+import { PASSPHRASE } from "./pki.js";
+import { read, startListener, useCleanups, useTestPki } from "./harness.js";
 
-let pki: TestPki;
-beforeAll(() => {
-  pki = makeTestPki();
-});
-afterAll(() => rmSync(pki.root, { recursive: true, force: true }));
-
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-const read = (dir: string, f: string) => readFileSync(join(dir, f));
+const pki = useTestPki();
+const cleanups = useCleanups();
 
 /** A TLS "QEMU" (tls-creds-x509 endpoint=server, verify-peer=on) using the files of `dir`. */
 async function tlsHost(dir: string, withCrl = false): Promise<FakeHost> {
@@ -186,25 +176,12 @@ describe("VSCard over TLS, we connect", () => {
 
 describe("VSCard over TLS, we listen", () => {
   async function listen(dir: string, verifyPeer?: VerifyPeer) {
-    const events: VscardEvent[] = [];
-    const ac = new AbortController();
-    const listener = new VscardListener({
-      readers: [new VirtualReader("r", new EchoCard())],
-      endpoint: { kind: "tcp", host: "127.0.0.1", port: 0 },
+    const { events, port } = await startListener(cleanups, {
       tls: loadTlsDir({ dir, role: "server" }),
-      signal: ac.signal,
-      onEvent: (e) => events.push(e),
       initTimeoutMs: 200,
       ...(verifyPeer ? { verifyPeer } : {}),
     });
-    const done = listener.run();
-    cleanups.push(async () => {
-      ac.abort();
-      await done;
-    });
-    const wait = waiter(events);
-    await wait((e) => e.type === "listening", "listening");
-    return { events, wait, port: Number(listener.address?.split(":").at(-1)) };
+    return { events, wait: waiter(events), port };
   }
 
   /** QEMU as a TLS client (endpoint=client). */
