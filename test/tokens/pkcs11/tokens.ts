@@ -12,6 +12,7 @@ import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { expect } from "vitest";
 import { interopGate, type InteropGate } from "../../interop/lib/namespace.js";
+import { pkcs1Sha256Block } from "../helpers/rsa.js";
 import { KeyOperationError, type KeyOperationErrorCode } from "../../../src/core/token/types.js";
 
 export const HERE = resolve(__dirname);
@@ -79,18 +80,11 @@ export function stopTpmToken(dir: string): void {
   execFileSync(join(HERE, "stop-tpm-token.sh"), [dir], { timeout: 30_000, stdio: "ignore" });
 }
 
-const SHA256_DIGEST_INFO = Buffer.from("3031300d060960864801650304020105000420", "hex");
 export const MESSAGE = Buffer.from("cacard host mode check");
 
 /** A PKCS#1 v1.5 type-1 block over SHA-256(MESSAGE), as a host hands a CAC. */
 export function signatureBlock(modulusBytes: number): Uint8Array {
-  const digestInfo = Buffer.concat([SHA256_DIGEST_INFO, crypto.createHash("sha256").update(MESSAGE).digest()]);
-  const block = Buffer.alloc(modulusBytes, 0xff);
-  block[0] = 0x00;
-  block[1] = 0x01;
-  block[modulusBytes - digestInfo.length - 1] = 0x00;
-  digestInfo.copy(block, modulusBytes - digestInfo.length);
-  return new Uint8Array(block);
+  return pkcs1Sha256Block(MESSAGE, modulusBytes);
 }
 
 /** Splits 00 02 PS 00 M. */
