@@ -1,6 +1,6 @@
 /** The pure PIV codecs: FASC-N, BER-TLV, DER signatures, PIN reference data, slot orders. */
 import { describe, expect, it } from "vitest";
-import { encodeFascn } from "../../../src/core/piv/fascn.js";
+import { encodeFascn, type FascnFields } from "../../../src/core/piv/fascn.js";
 import { parseTlvs, tlv } from "../../../src/core/piv/ber-tlv.js";
 import { ecdsaSignatureToDer } from "../../../src/core/piv/ecdsa-der.js";
 import { pivPinProblem, unpadPin } from "../../../src/core/piv/pin-format.js";
@@ -18,34 +18,27 @@ const sw = (f: () => unknown) => {
   return "none";
 };
 
+/** The non-federal test credential of yubico-piv-tool's CHUID template. */
+const TEST_FASCN: FascnFields = {
+  agencyCode: "9999",
+  systemCode: "9999",
+  credentialNumber: "999999",
+  credentialSeries: "0",
+  individualCredentialIssue: "1",
+  personIdentifier: "0000000000",
+  organizationalCategory: "3",
+  organizationalIdentifier: "0000",
+  personAssociationCategory: "1",
+};
+
 describe("FASC-N", () => {
   it("encodes the non-federal test credential as yubico-piv-tool's CHUID template does (lib/util.c)", () => {
-    const fascn = encodeFascn({
-      agencyCode: "9999",
-      systemCode: "9999",
-      credentialNumber: "999999",
-      credentialSeries: "0",
-      individualCredentialIssue: "1",
-      personIdentifier: "0000000000",
-      organizationalCategory: "3",
-      organizationalIdentifier: "0000",
-      personAssociationCategory: "1",
-    });
+    const fascn = encodeFascn(TEST_FASCN);
     expect(toHex(fascn)).toBe("D4E739DA739CED39CE739D836858210842108421C84210C3EB");
   });
   it("refuses a field of the wrong width", () => {
     expect(() =>
-      encodeFascn({
-        agencyCode: "999",
-        systemCode: "9999",
-        credentialNumber: "999999",
-        credentialSeries: "0",
-        individualCredentialIssue: "1",
-        personIdentifier: "0000000000",
-        organizationalCategory: "3",
-        organizationalIdentifier: "0000",
-        personAssociationCategory: "1",
-      }),
+      encodeFascn({ ...TEST_FASCN, agencyCode: "999" }),
     ).toThrow(/agencyCode/);
   });
 });
