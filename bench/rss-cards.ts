@@ -17,6 +17,7 @@ import type { VirtualCard } from "../src/core/card/card.js";
 import { rsaBits } from "../src/core/token/types.js";
 import { fromHex } from "../src/core/bytes.js";
 import { apduOps, signOp } from "./lib/ops.js";
+import "../src/platform/node.js";
 
 function vmRssKb(): number {
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"));

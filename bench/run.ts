@@ -50,6 +50,7 @@ import { measureBrowserRsa, type BrowserRsaResult } from "./lib/browser.js";
 import { CLI_V8_FLAGS } from "../src/cli/main.js";
 import { CLI, DIST_BENCH, RESULTS_DIR, ROOT, SAMPLE_DB } from "./lib/paths.js";
 import { fmt, log, measured, median, spread, type Measured } from "./lib/stats.js";
+import "../src/platform/node.js";
 
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
 const SECONDS = Math.max(0.05, Number(process.env.BENCH_SECONDS ?? 0.5));

@@ -22,6 +22,7 @@ import { createCacCard } from "../src/core/cac/cac-card.js";
 import { VirtualReader, type SmartCard } from "../src/core/card/reader.js";
 import { VscardClient } from "../src/backends/vscard/client.js";
 import { MsgType, encodeFrame, encodeMessage, initMessage, HEADER_LENGTH, UNDEFINED_READER_ID } from "../src/backends/vscard/codec.js";
+import "../src/platform/node.js";
 
 const ATR = Uint8Array.of(0x3b, 0x7a, 0x18, 0x00, 0x00, 0x73, 0x66, 0x74, 0x65, 0x20, 0x63, 0x64, 0x31, 0x34, 0x34);
 const OK = Uint8Array.of(0x90, 0x00);

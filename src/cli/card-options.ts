@@ -220,6 +220,8 @@ export async function keyStoreFromOptions(
   open: StoreOpenOptions = {},
   choice: PersonalityChoice = { personality: "cac" },
 ): Promise<KeyStore> {
+  // zlib for --compress-certificates is loaded only when asked for (start-up time).
+  if (choice.compressCertificates) await import("../core/cac/certificate-zlib.js");
   if (values.token !== undefined && values.pkcs11 === undefined) {
     throw new UsageError("--token LABEL names a PKCS#11 token: it needs --pkcs11 MODULE");
   }

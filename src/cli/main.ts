@@ -10,6 +10,8 @@ import type { Command, CliIo } from "./command.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./errors.js";
 import { hasThreadPool, rerunWithThreadPool } from "./thread-pool.js";
 import { packageVersion } from "./package-info.js";
+// The core's platform on Node (node:crypto), for every command.
+import "../platform/node.js";
 
 /** Lazy so that `cacard apdu` does not load the TLS or QEMU code. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {

@@ -9,6 +9,7 @@
  * otherwise): SP 800-73-4 Part 2 §3.2.1 answers 63Cx, and one PIN serves
  * both sides of a dual card.
  */
+import { resolveCompressor, type CertificateCompressor } from "./cac/certificate-compression.js";
 import { VirtualCard } from "./card/card.js";
 import { createCacCard, cacApplets, cardSerial, type CacCardOptions } from "./cac/cac-card.js";
 import { cccMembers } from "./cac/ccc.js";
@@ -54,7 +55,7 @@ export function createCard(token: Token, options: CreateCardOptions = {}): Virtu
       keyStore: token,
     });
   }
-  const cac = cacApplets(token, cccCardId, { compressCertificate: compressCertificates === true });
+  const cac = cacApplets(token, cccCardId, { compressCertificate: resolveCompressor(compressCertificates) });
   // The PIV CCC carries the CAC card URLs, as on real dual cards: OpenSC
   // reads them and types the card "dual CAC" (card-piv.c piv_parse_ccc).
   const ccc = cccFromElements(cccMembers(token.credentials.length, cccCardId));

@@ -7,7 +7,9 @@
  * Tokens that read files, and the transports, are in the "cacard" entry.
  */
 export { CacardError } from "./errors.js";
-export { platformProvider, webPlatform, type Platform } from "./platform.js";
+export { platformProvider, type Platform } from "./platform.js";
+// Installs Web Crypto + @noble/hashes as the default platform (unless one is set).
+export { webPlatform } from "./platform-web.js";
 export { Emitter, type Listener } from "./emitter.js";
 export { toHex, fromHex, bytesEqual, concatBytes, HexFormatError } from "./bytes.js";
 
@@ -33,6 +35,9 @@ export { VirtualReader, type ReaderEvents, type SmartCard } from "./card/reader.
 
 export { createCacCard, cacApplets, cardSerial, MAX_CERTIFICATE_BYTES, type CacCardOptions } from "./cac/cac-card.js";
 export { cacCredentialWarnings } from "./cac/credential-check.js";
+export { setCertificateCompressor, type CertificateCompressor } from "./cac/certificate-compression.js";
+// Installs fflate as the compressor of compressCertificates: true.
+export { fflateCompressor } from "./cac/certificate-zlib.js";
 export { createCard, PERSONALITIES, type CreateCardOptions, type Personality } from "./create-card.js";
 export { PivApplet, type PivAppletOptions } from "./piv/piv-applet.js";
 export { PIV_ATR, createPivApplet, pivCredentialWarnings } from "./piv/piv-card.js";

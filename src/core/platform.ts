@@ -1,11 +1,11 @@
 /**
  * What the core needs from its host: randomness (GET CHALLENGE, PIV witness)
- * and SHA-256 (card serials). It is passed in, defaulting to what a browser
- * and Node 20 both have (Web Crypto's getRandomValues and @noble/hashes'
- * SHA-256, which is synchronous where Web Crypto's digest is not); the Node
- * entry point swaps in node:crypto (src/platform/node.ts).
+ * and SHA-256 (card serials). It is passed in: the "cacard" entry installs
+ * node:crypto's (src/platform/node.ts), "cacard/core" Web Crypto's with
+ * @noble/hashes (platform-web.ts). Keeping both out of this module keeps a
+ * hash library off the start-up path of the Node CLI.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { CacardError } from "./errors.js";
 
 export interface Platform {
   /** `length` cryptographically strong random bytes. */
@@ -13,26 +13,21 @@ export interface Platform {
   sha256(data: Uint8Array): Uint8Array;
 }
 
-/** getRandomValues fills at most 65,536 bytes per call (Web Crypto). */
-const RANDOM_CHUNK = 65536;
+let current: Platform | null = null;
 
-export const webPlatform: Platform = {
-  randomBytes(length: number): Uint8Array {
-    const out = new Uint8Array(length);
-    for (let at = 0; at < length; at += RANDOM_CHUNK) {
-      globalThis.crypto.getRandomValues(out.subarray(at, Math.min(length, at + RANDOM_CHUNK)));
-    }
-    return out;
-  },
-  sha256: (data) => sha256(data),
-};
-
-let current: Platform = webPlatform;
-
-/** The platform used when none is passed (see src/platform/node.ts). */
+/** The platform used when none is passed. */
 export const platformProvider = {
-  get: (): Platform => current,
+  get(): Platform {
+    if (current === null) {
+      throw new CacardError("NO_PLATFORM", "no platform installed: import cacard (Node) or cacard/core, or pass one");
+    }
+    return current;
+  },
   set(platform: Platform): void {
     current = platform;
+  },
+  /** Installs `platform` unless one is already there (an entry point's default). */
+  setDefault(platform: Platform): void {
+    current ??= platform;
   },
 };

@@ -12,7 +12,6 @@
  * deterministic nonces, answering r || s. ECDH is node's diffieHellman.
  */
 import { constants, createPublicKey, diffieHellman, privateDecrypt, type KeyObject } from "node:crypto";
-import { p256, p384 } from "@noble/curves/nist.js";
 import {
   KeyOperationError,
   type EcCurve,
@@ -92,7 +91,7 @@ export class SoftPrivateKey implements PrivateKey {
     try {
       // prehash false: the bytes are the digest (a longer one is truncated
       // to the order's size, FIPS 186-4 §6.4), as CKM_ECDSA does.
-      return NOBLE_CURVES[curve].sign(digest, scalar, { prehash: false });
+      return (await nobleCurve(curve)).sign(digest, scalar, { prehash: false });
     } finally {
       scalar.fill(0);
     }
@@ -155,7 +154,14 @@ export class DeferredPrivateKey implements PrivateKey {
   ecdh?: (peerPoint: Uint8Array) => Promise<Uint8Array> = async (point) => (await this.key()).ecdh!(point);
 }
 
-const NOBLE_CURVES = { "P-256": p256, "P-384": p384 } as const;
+/**
+ * @noble/curves, loaded at the first ECDSA signature: it costs ~50 ms to
+ * load, which an RSA-only card should not pay at start.
+ */
+async function nobleCurve(curve: EcCurve) {
+  const { p256, p384 } = await import("@noble/curves/nist.js");
+  return curve === "P-256" ? p256 : p384;
+}
 
 /**
  * The private scalar of an EC key, from its SEC 1 ECPrivateKey DER (RFC 5915

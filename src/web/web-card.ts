@@ -14,6 +14,7 @@ import type { VirtualCard } from "../core/card/card.js";
 import type { Token } from "../core/token/types.js";
 import { VscardSession, type VscardEvent } from "../backends/vscard/session.js";
 import { connectWebSocket, type ByteTransport } from "./websocket-transport.js";
+import "../core/platform-web.js";
 
 /** Where the connection stands, as the page shows it. */
 export type WebCardState = "connecting" | "connected" | "card-inserted" | "card-removed" | "disconnected";

@@ -3,6 +3,7 @@
  * msft_card_init do (cac.c, gp.c, msft.c): PKI applets in credential order, ACA, CCC, the
  * placeholder applets, ACF, Person Instance / Personnel, GP and MS PnP.
  */
+import { resolveCompressor, type CertificateCompressor } from "./certificate-compression.js";
 import { VirtualCard, type CardOptions } from "../card/card.js";
 import type { Applet } from "../card/applet.js";
 import { platformProvider, type Platform } from "../platform.js";
@@ -72,7 +73,7 @@ export type CacCardOptions = { -readonly [K in keyof Omit<CardOptions, "applets"
    * Serve certificates zlib-compressed (CertInfo 01), as issued CACs do;
    * CoolKey needs it. Default false: plain DER, libcacard's bytes.
    */
-  compressCertificates?: boolean;
+  compressCertificates?: boolean | CertificateCompressor;
 };
 
 export function createCacCard(keyStore: Token, options: CacCardOptions = {}): VirtualCard {
@@ -80,7 +81,7 @@ export function createCacCard(keyStore: Token, options: CacCardOptions = {}): Vi
   return new VirtualCard({
     serial: cardSerial(keyStore, options.platform),
     ...cardOptions,
-    applets: cacApplets(keyStore, cccCardId, { compressCertificate: compressCertificates === true }),
+    applets: cacApplets(keyStore, cccCardId, { compressCertificate: resolveCompressor(compressCertificates) }),
     keyStore,
   });
 }

@@ -7,7 +7,7 @@ import type { CommandApdu } from "../iso7816/apdu.js";
 import { CardError } from "../iso7816/card-error.js";
 import { INS } from "../iso7816/ins.js";
 import { SW, type StatusWord } from "../iso7816/status.js";
-import { zlibSync } from "fflate";
+import type { CertificateCompressor } from "./certificate-compression.js";
 import { concatBytes } from "../bytes.js";
 import { ok, type AppletAnswer, type AppletResponse, type CardServices } from "../card/applet.js";
 import { KeyOperationError, rsaBits, type KeyAlgorithm, type KeyOperationErrorCode } from "../token/types.js";
@@ -34,8 +34,6 @@ import {
  * carry. OpenSC and CoolKey inflate when (certinfo & 3) == 1.
  */
 export const CertInfo = { UNCOMPRESSED: 0x00, ZLIB: 0x01 } as const;
-/** Compression level of --compress-certificates: the smallest stream, so the fewest READ BUFFERs. */
-const ZLIB_LEVEL = 9;
 /** PKI object tags (libcacard cac.h CAC_PKI_TAG_*); the host-side client finds the certificate by tag 70 too. */
 export const CertTag = { CERT_INFO: 0x71, CERTIFICATE: 0x70, MSCUID: 0x72, ERROR_DETECTION: 0xfe } as const;
 
@@ -62,13 +60,13 @@ export interface PkiAppletOptions {
    * do (CoolKey reads nothing else). Default false: plain DER with CertInfo
    * 00, byte for byte what libcacard serves.
    */
-  readonly compressCertificate?: boolean;
+  readonly compressCertificate?: CertificateCompressor | null;
 }
 
 /** The CertInfo byte and the tag 70 value for a certificate. */
-export function certificateObject(der: Uint8Array, compress: boolean): { certInfo: number; value: Uint8Array } {
+export function certificateObject(der: Uint8Array, compress: CertificateCompressor | null): { certInfo: number; value: Uint8Array } {
   return compress
-    ? { certInfo: CertInfo.ZLIB, value: zlibSync(der, { level: ZLIB_LEVEL }) }
+    ? { certInfo: CertInfo.ZLIB, value: compress(der) }
     : { certInfo: CertInfo.UNCOMPRESSED, value: der };
 }
 
@@ -86,7 +84,7 @@ export class PkiApplet extends ReadableCacApplet {
     const oid = Uint8Array.of(0x01, index);
     super({ aid: AID.pki(index), name: `PKI ${index}`, objectIds: [oid] });
     this.updateBufferSw = SW.CONDITION_NOT_SATISFIED;
-    const stored = certificateObject(credential.certificate, options.compressCertificate === true);
+    const stored = certificateObject(credential.certificate, options.compressCertificate ?? null);
     this.#files = objectFiles([
       { tag: CertTag.CERT_INFO, value: Uint8Array.of(stored.certInfo) },
       { tag: CertTag.CERTIFICATE, value: stored.value },

@@ -5,7 +5,6 @@
  * encrypted blob, and each encrypted value has an integrity MAC in metaData.
  */
 import { createPrivateKey, type KeyObject } from "node:crypto";
-import { p256, p384 } from "@noble/curves/nist.js";
 import type { EcCurve } from "../../core/token/types.js";
 import { EC_FIELD_BYTES, stripLeadingZeros } from "../soft-key.js";
 import { KeyStoreError } from "../../core/token/types.js";
@@ -53,7 +52,6 @@ export function ecKeyCurve(key: NssObject): EcCurve | undefined {
   return CURVE_OIDS.find((c) => c.der.length === params.length && c.der.every((b, i) => b === params[i]))?.curve;
 }
 
-const NOBLE_CURVES = { "P-256": p256, "P-384": p384 } as const;
 
 /**
  * Decrypts an EC key's private value (CKA_VALUE) and pairs it with the
@@ -78,7 +76,9 @@ export async function decryptEcKey(
     scalar.set(stripped, size - stripped.length);
     let derived: Uint8Array;
     try {
-      derived = NOBLE_CURVES[curve].getPublicKey(scalar, false);
+      // Loaded here, not at start: only an EC key's first use needs it.
+      const { p256, p384 } = await import("@noble/curves/nist.js");
+      derived = (curve === "P-256" ? p256 : p384).getPublicKey(scalar, false);
     } catch {
       throw corrupt("the private value is not a valid scalar");
     }

@@ -14,6 +14,8 @@ import { CacClient, memberFromBuffers } from "../../../src/client/cac-client.js"
 import { CertInfo, CertTag } from "../../../src/core/cac/pki.js";
 import { KeyStoreError } from "../../../src/core/token/types.js";
 import { toHex } from "../../../src/core/bytes.js";
+// What the "cacard" entry does: install fflate as the compressor of compressCertificates: true.
+import "../../../src/core/cac/certificate-zlib.js";
 
 const NICKS = ["cert1", "cert2", "cert3"];
 
