@@ -631,11 +631,18 @@ export class VscardSession {
       this.#answer(readerId, command, null);
       return undefined;
     }
-    let response: Promise<Uint8Array>;
+    let response: Uint8Array | Promise<Uint8Array>;
     try {
-      response = card.transmit(command);
+      // answer() when the card has it (VirtualCard): a synchronous answer goes
+      // out in this turn, so a chunk's replies leave in one write at once and
+      // the busy poll after it still catches the host's next command.
+      response = card.answer ? card.answer(command) : card.transmit(command);
     } catch (e) {
       this.#cardFailed(readerId, command, e);
+      return undefined;
+    }
+    if (!(response instanceof Promise)) {
+      this.#answer(readerId, command, response);
       return undefined;
     }
     return response.then(
