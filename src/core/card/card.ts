@@ -325,7 +325,7 @@ export class VirtualCard implements CardServices, SmartCard {
         throw e;
       }
       if (isPromise(result)) return result.then((r) => this.#afterApplet(apdu, r, applet));
-      return result === DEFER ? this.#iso7816(apdu) : this.#respond(apdu, result, applet);
+      return this.#afterApplet(apdu, result, applet);
     }
     return this.#iso7816(apdu);
   }
